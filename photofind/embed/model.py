@@ -1,0 +1,155 @@
+"""Load an open_clip model: a named architecture + weights tag (downloaded into the Hugging
+Face cache with a progress bar), a local weights file, or a custom config JSON + weights.
+
+Weights are always loaded safely (safetensors, or torch.load with ``weights_only``). The
+*model key* (architecture + weights digest) is stored with every embedding so that a model
+change triggers re-embedding instead of silently mixing vector spaces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from copy import deepcopy
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+DEFAULT_MODEL = "ViT-B-32"
+DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
+_HF_PATH_KEYS = ("hf_model_name", "hf_tokenizer_name")
+
+
+class ModelUnavailable(RuntimeError):
+    """The model cannot be loaded; the message says what to do about it."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model to use. ``pretrained`` is an open_clip weights tag or a weights file;
+    ``config`` (optional) is an open_clip model-config JSON for custom architectures."""
+
+    name: str = DEFAULT_MODEL
+    pretrained: str | None = DEFAULT_PRETRAINED
+    config: str | None = None
+
+    def describe(self) -> str:
+        if self.config:
+            return f"custom model {Path(self.config).name} + {self.pretrained}"
+        return f"{self.name} ({self.pretrained})"
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    tokenizer: object
+    preprocess_cfg: dict
+    key: str
+    spec: ModelSpec
+    weights_path: Path
+    device: torch.device
+
+
+def pick_device(preference: str | None = None) -> torch.device:
+    """``auto`` (or None) picks CUDA, then Apple MPS, then CPU."""
+    if preference and preference != "auto":
+        return torch.device(preference)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def load_model(spec: ModelSpec, device: str | torch.device | None = None) -> LoadedModel:
+    import open_clip  # slow import: only when a model is really needed
+
+    device = device if isinstance(device, torch.device) else pick_device(device)
+    weights = resolve_weights(spec)
+    name, force_pp, identity = spec.name, None, spec.name
+    if spec.config:
+        name, force_pp, identity = register_custom_config(Path(spec.config))
+    try:
+        model = open_clip.create_model(name, pretrained=str(weights), device=device,
+                                       force_preprocess_cfg=force_pp, weights_only=True)
+    except RuntimeError as exc:  # shape mismatch: weights of another architecture
+        raise ModelUnavailable(
+            f"The weights in {weights} do not fit the model {spec.describe()}: {exc}") from exc
+    model.eval().requires_grad_(False)
+    tokenizer = open_clip.get_tokenizer(name)
+    preprocess_cfg = open_clip.get_model_preprocess_cfg(model)
+    key = f"{identity}|{weights_digest(weights)[:16]}"
+    return LoadedModel(model, tokenizer, preprocess_cfg, key, spec, weights, device)
+
+
+def resolve_weights(spec: ModelSpec) -> Path:
+    """A local weights file, or the cached/downloaded file for an open_clip weights tag."""
+    import open_clip
+
+    if not spec.pretrained:
+        raise ModelUnavailable("No weights given: name an open_clip weights tag or a file.")
+    candidate = Path(spec.pretrained).expanduser()
+    if candidate.is_file():
+        return candidate
+    if spec.config or os.sep in spec.pretrained or candidate.suffix:
+        raise ModelUnavailable(f"Weights file not found: {candidate}")
+    tag_cfg = open_clip.get_pretrained_cfg(spec.name, spec.pretrained)
+    if not tag_cfg:
+        known = ", ".join(open_clip.list_pretrained_tags_by_model(spec.name)) or "none"
+        raise ModelUnavailable(
+            f"Unknown weights '{spec.pretrained}' for {spec.name}. Known tags: {known}.")
+    try:
+        return Path(open_clip.download_pretrained(tag_cfg))
+    except Exception as exc:  # noqa: BLE001 - network/hub errors come in many types
+        raise ModelUnavailable(
+            f"Could not download the weights for {spec.describe()} and they are not in the "
+            f"local cache. Connect to the internet once, or choose a local weights file. "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
+
+
+def register_custom_config(config_path: Path) -> tuple[str, dict | None, str]:
+    """Register a custom open_clip config under a unique name; returns
+    (name, preprocess overrides, identity). Relative Hugging Face paths inside the config
+    are resolved against the JSON's folder, so a model folder can move freely."""
+    from open_clip import factory
+
+    try:
+        raw = json.loads(config_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailable(f"Cannot read model config {config_path}: {exc}") from exc
+    model_cfg = deepcopy(raw.get("model_cfg", raw))
+    preprocess = raw.get("preprocess_cfg") or model_cfg.pop("preprocess_cfg", None)
+    model_cfg.pop("preprocess_cfg", None)
+    text_cfg = model_cfg.get("text_cfg", {})
+    for key in _HF_PATH_KEYS:
+        value = text_cfg.get(key)
+        if value and not os.path.isabs(value) and (config_path.parent / value).exists():
+            text_cfg[key] = str((config_path.parent / value).resolve())
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:12]
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "-", config_path.stem)
+    name = f"custom-{stem}-{digest}"
+    factory._MODEL_CONFIGS[name] = model_cfg  # open_clip's registry of named configs
+    return name, preprocess, f"custom:{stem}:{digest}"
+
+
+_DIGESTS: dict[tuple[str, int, float], str] = {}
+
+
+def weights_digest(path: Path) -> str:
+    """sha256 of the weights. Hugging Face cache blobs are named by it already."""
+    real = Path(os.path.realpath(path))
+    if real.parent.name == "blobs" and re.fullmatch(r"[0-9a-f]{64}", real.name):
+        return real.name
+    stat = real.stat()
+    cache_key = (str(real), stat.st_size, stat.st_mtime)
+    if cache_key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(real, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _DIGESTS[cache_key] = digest.hexdigest()
+    return _DIGESTS[cache_key]

@@ -1,0 +1,288 @@
+"""The SQLite catalog: roots, photos, per-file errors and float16 embeddings.
+
+One file under the data dir, WAL mode, versioned schema with forward migrations. Every write
+is a transaction, so a crash leaves either the old or the new state. ``embedding_version``
+increases with every change to stored embeddings: the HNSW index records the version it was
+built from and is rebuilt from here when they differ.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from photofind.library import paths
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE roots(
+        id INTEGER PRIMARY KEY,
+        path TEXT UNIQUE NOT NULL,
+        raw_path BLOB NOT NULL,
+        added_at REAL NOT NULL,
+        online INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE photos(
+        id INTEGER PRIMARY KEY,
+        root_id INTEGER REFERENCES roots(id) ON DELETE CASCADE,
+        path TEXT UNIQUE NOT NULL,
+        raw_path BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        mtime REAL NOT NULL,
+        content_hash TEXT,
+        width INTEGER,
+        height INTEGER,
+        taken_at TEXT,
+        camera_make TEXT,
+        camera_model TEXT,
+        gps_lat REAL,
+        gps_lon REAL,
+        error TEXT,
+        indexed_at REAL NOT NULL
+    );
+    CREATE INDEX photos_root ON photos(root_id);
+    CREATE INDEX photos_hash ON photos(content_hash);
+    CREATE TABLE embeddings(
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        model_key TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE INDEX embeddings_model ON embeddings(model_key);
+    """,
+}
+
+
+@dataclass
+class PhotoRow:
+    id: int
+    root_id: int | None
+    path: str
+    raw_path: bytes
+    size: int
+    mtime: float
+    content_hash: str | None
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    camera_make: str | None
+    camera_model: str | None
+    gps_lat: float | None
+    gps_lon: float | None
+    error: str | None
+    indexed_at: float
+
+    @property
+    def file(self) -> Path:
+        return paths.from_raw(self.raw_path)
+
+
+_PHOTO_COLUMNS = ", ".join(PhotoRow.__dataclass_fields__)
+
+
+class Catalog:
+    """Thread-safe access to the catalog file (one connection, serialised by a lock)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                   timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    # -- plumbing -------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: Iterable = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)")
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            current = int(row[0]) if row else 0
+            if current > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} was written by a newer photofind (schema {current}); "
+                    f"this version understands up to {SCHEMA_VERSION}")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute("INSERT OR REPLACE INTO meta VALUES('schema_version', ?)",
+                       (str(SCHEMA_VERSION),))
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
+        return rows[0][0] if rows else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (key, value))
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.get_meta("schema_version", "0"))
+
+    # -- roots ------------------------------------------------------------------------------
+    def add_root(self, folder: str | Path) -> int:
+        text = paths.to_text(folder)
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO roots(path, raw_path, added_at) VALUES(?,?,?)",
+                       (text, paths.to_raw(folder), time.time()))
+            return db.execute("SELECT id FROM roots WHERE path=?", (text,)).fetchone()[0]
+
+    def roots(self) -> list[tuple[int, str, bytes, bool]]:
+        return [(r[0], r[1], r[2], bool(r[3])) for r in
+                self._query("SELECT id, path, raw_path, online FROM roots ORDER BY path")]
+
+    def root_for(self, path: str | Path) -> int | None:
+        """The root containing ``path`` (deepest if nested)."""
+        text = paths.to_text(path)
+        best = [(len(p), rid) for rid, p, _, _ in self.roots() if paths.under(text, p)]
+        return max(best)[1] if best else None
+
+    def set_root_online(self, root_id: int, online: bool) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE roots SET online=? WHERE id=?", (int(online), root_id))
+
+    def remove_root(self, root_id: int) -> list[int]:
+        """Forget a root and its photos; returns the removed photo ids."""
+        with self.transaction() as db:
+            ids = [r[0] for r in db.execute("SELECT id FROM photos WHERE root_id=?", (root_id,))]
+            self._delete_ids(db, ids)
+            db.execute("DELETE FROM roots WHERE id=?", (root_id,))
+        return ids
+
+    # -- photos ---------------------------------------------------------------------------
+    def photos(self, where: str = "1", args: Iterable = ()) -> list[PhotoRow]:
+        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE {where}", args)
+        return [PhotoRow(*row) for row in rows]
+
+    def photo(self, photo_id: int) -> PhotoRow | None:
+        rows = self.photos("id=?", (photo_id,))
+        return rows[0] if rows else None
+
+    def photo_by_path(self, path: str | Path) -> PhotoRow | None:
+        rows = self.photos("path=?", (paths.to_text(path),))
+        return rows[0] if rows else None
+
+    def photos_in_folder(self, folder: str | Path) -> list[PhotoRow]:
+        text = paths.to_text(folder)
+        return self.photos("path=? OR path LIKE ? ESCAPE '\\'",
+                           (text, paths.folder_like_pattern(text)))
+
+    def save_photo(self, db: sqlite3.Connection, root_id: int | None, raw_path: bytes,
+                   fields: dict) -> int:
+        """Insert or update one photo row by path inside transaction ``db``; returns its id."""
+        text = paths.to_text(paths.from_raw(raw_path))
+        values = {"root_id": root_id, "raw_path": raw_path, "indexed_at": time.time(), **fields}
+        names = list(values)
+        db.execute(
+            f"INSERT INTO photos(path, {', '.join(names)}) VALUES(?{', ?' * len(names)}) "
+            f"ON CONFLICT(path) DO UPDATE SET {', '.join(f'{n}=excluded.{n}' for n in names)}",
+            (text, *values.values()))
+        return db.execute("SELECT id FROM photos WHERE path=?", (text,)).fetchone()[0]
+
+    def move_photo(self, db: sqlite3.Connection, photo_id: int, raw_path: bytes,
+                   root_id: int | None, mtime: float) -> None:
+        text = paths.to_text(paths.from_raw(raw_path))
+        db.execute("DELETE FROM photos WHERE path=? AND id<>?", (text, photo_id))
+        db.execute("UPDATE photos SET path=?, raw_path=?, root_id=?, mtime=? WHERE id=?",
+                   (text, raw_path, root_id, mtime, photo_id))
+
+    def delete_photos(self, ids: Iterable[int]) -> None:
+        with self.transaction() as db:
+            self._delete_ids(db, list(ids))
+
+    def _delete_ids(self, db: sqlite3.Connection, ids: list[int]) -> None:
+        if not ids:
+            return
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            hit = db.execute(f"DELETE FROM embeddings WHERE photo_id IN ({marks})", chunk)
+            if hit.rowcount:
+                self._bump_version(db)
+            db.execute(f"DELETE FROM photos WHERE id IN ({marks})", chunk)
+
+    def counts(self) -> dict[str, int]:
+        (photos, errors), = self._query(
+            "SELECT COUNT(*), COALESCE(SUM(error IS NOT NULL), 0) FROM photos")
+        return {"photos": photos - errors, "errors": errors, "roots": len(self.roots())}
+
+    def errors(self) -> list[tuple[str, str]]:
+        return self._query("SELECT path, error FROM photos WHERE error IS NOT NULL ORDER BY path")
+
+    # -- embeddings -----------------------------------------------------------------------
+    def set_embedding(self, db: sqlite3.Connection, photo_id: int, model_key: str,
+                      vector: np.ndarray) -> None:
+        db.execute("INSERT OR REPLACE INTO embeddings VALUES(?,?,?)",
+                   (photo_id, model_key, np.asarray(vector, np.float16).tobytes()))
+        self._bump_version(db)
+
+    def drop_embedding(self, db: sqlite3.Connection, photo_id: int) -> None:
+        if db.execute("DELETE FROM embeddings WHERE photo_id=?", (photo_id,)).rowcount:
+            self._bump_version(db)
+
+    def embedded_ids(self, model_key: str) -> set[int]:
+        return {r[0] for r in
+                self._query("SELECT photo_id FROM embeddings WHERE model_key=?", (model_key,))}
+
+    def embeddings(self, model_key: str, ids: Iterable[int] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids int64, vectors float32 N×D) stored for ``model_key``."""
+        if ids is None:
+            rows = self._query("SELECT photo_id, vector FROM embeddings WHERE model_key=? "
+                               "ORDER BY photo_id", (model_key,))
+        else:
+            rows = []
+            for chunk in _chunks(list(ids), 500):
+                rows += self._query(
+                    f"SELECT photo_id, vector FROM embeddings WHERE model_key=? AND photo_id IN "
+                    f"({','.join('?' * len(chunk))}) ORDER BY photo_id", (model_key, *chunk))
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        ids_out = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        vectors = np.stack([np.frombuffer(r[1], np.float16) for r in rows]).astype(np.float32)
+        return ids_out, vectors
+
+    def model_keys(self) -> dict[str, int]:
+        return dict(self._query("SELECT model_key, COUNT(*) FROM embeddings GROUP BY model_key"))
+
+    def embedding_version(self) -> int:
+        return int(self.get_meta("embedding_version", "0"))
+
+    def _bump_version(self, db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO meta VALUES('embedding_version', '1') ON CONFLICT(key) DO "
+                   "UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
