@@ -266,7 +266,13 @@ class PhotoLibrary:
         return True
 
     def _encode_batch(self, batch: list[_Pending], report: IndexReport) -> None:
-        vectors = self.embedder.encode_images(np.stack([p.prepared.array for p in batch]))
+        firsts: dict[str, _Pending] = {}  # identical files in one batch: encode once
+        for pending in batch:
+            firsts.setdefault(pending.prepared.content_hash, pending)
+        slot = {content_hash: i for i, content_hash in enumerate(firsts)}
+        encoded = self.embedder.encode_images(
+            np.stack([p.prepared.array for p in firsts.values()]))
+        vectors = encoded[[slot[p.prepared.content_hash] for p in batch]]
         ids = []
         with self.catalog.transaction() as db:
             for pending, vector in zip(batch, vectors):
@@ -275,7 +281,7 @@ class PhotoLibrary:
                 self.catalog.set_embedding(db, photo_id, self.model_key, vector)
                 ids.append(photo_id)
         self.vectors.add(ids, vectors)
-        report.encoded += len(batch)
+        report.encoded += len(firsts)
         for pending in batch:
             if pending.is_new:
                 report.added += 1
@@ -315,6 +321,8 @@ class PhotoLibrary:
     def search(self, text: str | None = None, image: str | os.PathLike | None = None,
                k: int = 20, min_score: float | None = None) -> list[SearchResult]:
         """Text or image query → top-k photos by cosine similarity, best first."""
+        if not self.catalog.counts()["photos"]:
+            raise ValueError("The library is empty: index a folder first (photofind index DIR).")
         if image is not None:
             query = self.image_vector(image)
         elif text and text.strip():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import re
 from copy import deepcopy
 from dataclasses import dataclass
@@ -70,12 +71,22 @@ def load_model(spec: ModelSpec, device: str | torch.device | None = None) -> Loa
 
     device = device if isinstance(device, torch.device) else pick_device(device)
     weights = resolve_weights(spec)
-    name, force_pp, identity = spec.name, None, spec.name
+    name, identity = spec.name, spec.name
+    tag_cfg = {} if spec.config else (open_clip.get_pretrained_cfg(spec.name, spec.pretrained)
+                                      or {})
+    # a tag's own preprocessing and activation travel with the tag, not with the file
+    force_pp = {k: tag_cfg[k] for k in ("mean", "std", "interpolation", "resize_mode")
+                if k in tag_cfg} or None
     if spec.config:
         name, force_pp, identity = register_custom_config(Path(spec.config))
     try:
         model = open_clip.create_model(name, pretrained=str(weights), device=device,
-                                       force_preprocess_cfg=force_pp, weights_only=True)
+                                       force_preprocess_cfg=force_pp, weights_only=True,
+                                       force_quick_gelu=bool(tag_cfg.get("quick_gelu")))
+    except pickle.UnpicklingError as exc:
+        raise ModelUnavailable(
+            f"Refusing to load {weights}: it holds pickled code, not just weights "
+            "(only safetensors or weights-only torch files are loaded).") from exc
     except RuntimeError as exc:  # shape mismatch: weights of another architecture
         raise ModelUnavailable(
             f"The weights in {weights} do not fit the model {spec.describe()}: {exc}") from exc
@@ -102,13 +113,34 @@ def resolve_weights(spec: ModelSpec) -> Path:
         known = ", ".join(open_clip.list_pretrained_tags_by_model(spec.name)) or "none"
         raise ModelUnavailable(
             f"Unknown weights '{spec.pretrained}' for {spec.name}. Known tags: {known}.")
-    try:
+    cached = cached_weights(tag_cfg)
+    if cached is not None:
+        return cached
+    try:  # downloads into the Hugging Face cache, with huggingface_hub's progress bar
         return Path(open_clip.download_pretrained(tag_cfg))
     except Exception as exc:  # noqa: BLE001 - network/hub errors come in many types
         raise ModelUnavailable(
             f"Could not download the weights for {spec.describe()} and they are not in the "
             f"local cache. Connect to the internet once, or choose a local weights file. "
             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
+
+
+def cached_weights(tag_cfg: dict) -> Path | None:
+    """The weights file for an open_clip tag if the Hugging Face cache already has it
+    (checked without touching the network, so offline start-up is instant)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if not tag_cfg.get("hf_hub"):
+        return None
+    repo_id, filename = os.path.split(tag_cfg["hf_hub"])
+    filename = filename or "open_clip_pytorch_model.bin"
+    candidates = ["open_clip_model.safetensors", filename] if filename.endswith(".bin") \
+        else [filename]
+    for name in candidates:
+        found = try_to_load_from_cache(repo_id, name)
+        if isinstance(found, str) and os.path.isfile(found):
+            return Path(found)
+    return None
 
 
 def register_custom_config(config_path: Path) -> tuple[str, dict | None, str]:

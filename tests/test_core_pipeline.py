@@ -1,0 +1,86 @@
+"""End to end on real Flickr8k photos: index → restart → search by text and by image."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import copy_photos
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, tiny_model):
+    from photofind.core import PhotoLibrary
+
+    base = tmp_path_factory.mktemp("e2e")
+    photos = copy_photos(base / "photos", 50)
+    lib = PhotoLibrary(base / "data", model=tiny_model, workers=1)
+    report = lib.index([base / "photos"])
+    yield lib, base, photos, report
+    lib.close()
+
+
+def cli(data_dir, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "photofind", "--data-dir", str(data_dir), *args],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def test_index_reports_every_photo(indexed):
+    lib, _, photos, report = indexed
+    assert report.added == 50 and report.errors == 0 and report.encoded == 50
+    assert lib.catalog.counts()["photos"] == 50
+    assert len(lib.vectors) == 50
+    row = lib.catalog.photo_by_path(photos[0])
+    assert (row.width, row.height) == (375, 500) and row.content_hash and row.error is None
+
+
+def test_search_in_a_new_process(indexed):
+    _, base, photos, _ = indexed
+    query = photos[7]
+    done = cli(base / "data", "search", "--image", str(query), "-k", "5", "--json")
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert results[0]["path"] == str(query)
+    assert results[0]["score"] == pytest.approx(1.0, abs=1e-2)
+    text = cli(base / "data", "search", "a dog runs on the grass", "-k", "10", "--json")
+    assert text.returncode == 0, text.stderr
+    hits = json.loads(text.stdout)
+    assert len(hits) == 10
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+
+
+def test_hnsw_equals_brute_force(indexed):
+    lib, _, _, _ = indexed
+    ids, vectors = lib.catalog.embeddings(lib.model_key)
+    queries = lib.embedder.encode_texts(["a dog", "two children", "a mountain", "a red car"])
+    for query in queries:
+        exact = ids[np.argsort(-(vectors @ query))[:10]].tolist()
+        found = [pid for pid, _ in lib.vectors.search(query, 10)]
+        assert found == exact
+
+
+def test_min_score_cuts_results(indexed):
+    lib, _, photos, _ = indexed
+    results = lib.search(image=photos[3], k=50, min_score=0.999)
+    assert [r.path for r in results] == [str(photos[3])]
+
+
+def test_status_in_cli(indexed):
+    _, base, _, _ = indexed
+    done = cli(base / "data", "status", "--json")
+    status = json.loads(done.stdout)
+    assert status["photos"] == 50 and status["errors"] == 0
+    assert status["catalog_bytes"] > 0
+
+
+def test_empty_query_is_a_clear_error(indexed):
+    _, base, _, _ = indexed
+    done = cli(base / "data", "search")
+    assert done.returncode == 2 and "give a text query" in done.stderr
+    assert "Traceback" not in done.stderr
