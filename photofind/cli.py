@@ -38,14 +38,42 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=20, help="number of results")
     search.add_argument("--min-score", type=float, default=None)
     search.add_argument("--json", action="store_true", help="machine-readable output")
+    search.add_argument("--no-text-match", action="store_true",
+                        help="rank by the model alone, ignoring captions and tags")
+    add_filter_options(search)
 
     commands.add_parser("status", help="counts, errors, model and index size") \
         .add_argument("--json", action="store_true")
     forget = commands.add_parser("forget", help="remove a folder from the library "
                                                 "(the photos themselves are not touched)")
     forget.add_argument("path")
+    show = commands.add_parser("show", help="everything photofind knows about a photo")
+    show.add_argument("path")
+    show.add_argument("--json", action="store_true")
+    imports = commands.add_parser("import-captions",
+                                  help="add captions/tags from a path,caption,tags CSV")
+    imports.add_argument("csv")
     commands.add_parser("gui", help="open the desktop app (the default)")
     return parser
+
+
+def add_filter_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("filters (combine freely; usable without a query)")
+    group.add_argument("--from", dest="date_from", metavar="DATE", help="taken on/after (ISO)")
+    group.add_argument("--to", dest="date_to", metavar="DATE", help="taken on/before (ISO)")
+    group.add_argument("--folder", help="only photos inside this folder")
+    group.add_argument("--camera", help="camera make/model contains this")
+    group.add_argument("--tag", help="carries this tag or person name")
+    group.add_argument("--has-caption", dest="has_caption", action="store_true", default=None)
+    group.add_argument("--no-caption", dest="has_caption", action="store_false")
+
+
+def filters_from(args):
+    from photofind.search.filters import SearchFilters
+
+    folder = os.path.abspath(args.folder) if args.folder else None
+    return SearchFilters(args.date_from, args.date_to, folder, args.camera, args.tag,
+                         args.has_caption)
 
 
 def open_library(args):
@@ -85,16 +113,53 @@ def cmd_index(lib, args) -> int:
 
 
 def cmd_search(lib, args) -> int:
-    if not args.query and not args.image:
-        print("photofind search: give a text query or --image FILE", file=sys.stderr)
+    filters = filters_from(args)
+    if not args.query and not args.image and not filters.active():
+        print("photofind search: give a text query, --image FILE or a filter", file=sys.stderr)
         return EXIT_USAGE
-    results = lib.search(args.query, image=args.image, k=args.k, min_score=args.min_score)
+    results = lib.search(args.query, image=args.image, k=args.k, min_score=args.min_score,
+                         filters=filters, hybrid=not args.no_text_match)
     if args.json:
         print(json.dumps([r.as_dict() for r in results], indent=2, ensure_ascii=False))
     elif not results:
         print("No photos match — try fewer words, or index a folder first.")
     for rank, result in enumerate([] if args.json else results, 1):
-        print(f"{rank:3d}  {result.score:6.3f}  {result.path}")
+        score = "      " if result.score is None else f"{result.score:6.3f}"
+        mark = "T" if result.text_match else " "
+        date = (result.photo.taken_at or "")[:10]
+        print(f"{rank:3d}  {score} {mark} {date:10s}  {result.path}")
+    return 0
+
+
+def cmd_show(lib, args) -> int:
+    details = lib.photo_details(os.path.abspath(args.path))
+    if details is None:
+        print(f"photofind: {args.path} is not in the library (index its folder first).",
+              file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(details, indent=2, ensure_ascii=False))
+        return 0
+    print(details["path"])
+    print(f"  status:  {details['index_status']}")
+    print(f"  size:    {details['width']}×{details['height']}, {details['size']:,} bytes")
+    print(f"  taken:   {details['taken_at'] or 'unknown'} ({details['taken_at_source'] or '-'})")
+    camera = " ".join(filter(None, [details["camera_make"], details["camera_model"]]))
+    print(f"  camera:  {camera or 'unknown'}")
+    if details["gps_lat"] is not None:
+        print(f"  GPS:     {details['gps_lat']:.5f}, {details['gps_lon']:.5f}")
+    for text in details["texts"]:
+        print(f"  {text['kind']:8s} {text['text']!r}  ← {text['source']} ({text['file']})")
+    for sidecar in details["sidecars"]:
+        print(f"  sidecar: {sidecar}")
+    return 0
+
+
+def cmd_import_captions(lib, args) -> int:
+    updated, unknown = lib.import_captions(args.csv)
+    print(f"Imported captions/tags for {updated} photos.")
+    for path in unknown:
+        print(f"  not in the library: {path}")
     return 0
 
 
@@ -124,7 +189,7 @@ def cmd_forget(lib, args) -> int:
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status,
-            "forget": cmd_forget}
+            "forget": cmd_forget, "show": cmd_show, "import-captions": cmd_import_captions}
 
 
 def main(argv: list[str] | None = None) -> int:

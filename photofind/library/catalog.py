@@ -301,9 +301,9 @@ class Catalog:
     def text_matches(self, fts_query: str, limit: int) -> list[tuple[int, float]]:
         """(photo_id, bm25) best first; a photo's best-matching text counts."""
         return self._query(
-            "SELECT t.photo_id, MIN(bm25(texts_fts)) AS rank FROM texts_fts "
-            "JOIN texts t ON t.id = texts_fts.rowid WHERE texts_fts MATCH ? "
-            "GROUP BY t.photo_id ORDER BY rank LIMIT ?", (fts_query, limit))
+            "SELECT t.photo_id, MIN(m.score) AS best FROM (SELECT rowid, rank AS score "
+            "FROM texts_fts WHERE texts_fts MATCH ?) m JOIN texts t ON t.id = m.rowid "
+            "GROUP BY t.photo_id ORDER BY best, t.photo_id LIMIT ?", (fts_query, limit))
 
     # -- embeddings -----------------------------------------------------------------------
     def set_embedding(self, db: sqlite3.Connection, photo_id: int, model_key: str,

@@ -16,9 +16,10 @@ STOPWORDS = frozenset(
 
 
 def fts_query(text: str) -> str | None:
-    """An FTS5 OR-query of the meaningful words (quoted, so no FTS syntax leaks in)."""
+    """An FTS5 OR-query of the meaningful words as prefixes ("dog" finds "dogs"; "桜" finds
+    "桜の下で", which unicode61 keeps as one token). Quoted, so no FTS syntax leaks in."""
     words = [w for w in re.findall(r"\w[\w'’-]*", text.casefold()) if w not in STOPWORDS]
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words)) or None
+    return " OR ".join(f'"{w}"*' for w in dict.fromkeys(words)) or None
 
 
 def fuse(vector_ranked: list[int], text_ranked: list[int]) -> list[int]:
