@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
@@ -24,6 +23,8 @@ from photofind.library.metadata import (
     read_metadata,
     sidecar_paths,
 )
+
+from conftest import SHARED
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metadata"
 SAMPLES = SHARED / "data" / "exif-samples"
