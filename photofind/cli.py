@@ -53,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     imports = commands.add_parser("import-captions",
                                   help="add captions/tags from a path,caption,tags CSV")
     imports.add_argument("csv")
+    adapt = commands.add_parser("adapt", help="learn this library's words from its own "
+                                              "captions and tags")
+    adapt.add_argument("--reset", action="store_true", help="go back to the zero-shot model")
+    adapt.add_argument("--epochs", type=int, default=10)
+    adapt.add_argument("--variant", choices=["auto", "text", "visual", "both", "adapter",
+                                             "text+adapter"], default="auto",
+                       help="which prompts to train (auto: compare and keep the best)")
+    adapt.add_argument("--seed", type=int, default=0)
+    adapt.add_argument("--json", action="store_true")
     commands.add_parser("gui", help="open the desktop app (the default)")
     return parser
 
@@ -188,7 +197,63 @@ def cmd_forget(lib, args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status,
+VARIANTS = {"text": dict(text=True, visual=False), "visual": dict(text=False, visual=True),
+            "both": dict(text=True, visual=True),
+            "adapter": dict(text=False, visual=False, adapter=True),
+            "text+adapter": dict(text=True, visual=False, adapter=True)}
+
+
+def cmd_adapt(lib, args) -> int:
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from photofind.adapt import library as adaptation
+    from photofind.adapt.data import NotEnoughData
+    from photofind.adapt.store import AdaptConfig
+
+    if args.reset:
+        adaptation.reset(lib)
+        print("Back to the zero-shot model; adapted embeddings and prompts removed.")
+        return 0
+    counts = adaptation.usable(lib)
+    print(f"{counts['captioned']} captioned and {counts['tagged']} tagged photos to learn from.")
+    variants = adaptation.DEFAULT_VARIANTS if args.variant == "auto" else \
+        (AdaptConfig(**VARIANTS[args.variant]),)
+    variants = tuple(replace(v, epochs=args.epochs) for v in variants)
+    bar = tqdm(total=0, desc="adapting", disable=None)
+
+    def progress(p) -> None:
+        bar.set_description(f"{p.phase} {p.epoch}/{p.epochs}" if p.epochs else p.phase)
+        bar.total, bar.n = p.steps, p.step
+        if p.loss is not None:
+            bar.set_postfix(loss=f"{p.loss:.3f}", eta=f"{p.eta_s or 0:.0f}s")
+        bar.refresh()
+
+    try:
+        result = adaptation.adapt(lib, variants, progress=progress, seed=args.seed)
+    except NotEnoughData as exc:
+        bar.close()
+        print(f"photofind: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    bar.close()
+    if args.json:
+        print(json.dumps(result.summary(), indent=2))
+        return 0
+    print(f"{'':14s}{'R@1':>7s}{'R@5':>7s}{'R@10':>7s}{'mAP':>7s}{'mean rank':>11s}")
+    for name, metrics in (("zero-shot", result.before), (result.variant, result.after)):
+        print(f"{name:14s}" + "".join(f"{metrics[k]:7.1f}" for k in ("R@1", "R@5", "R@10",
+                                                                   "mAP")) +
+              f"{metrics['mean_rank']:11.1f}")
+    print(f"Trainable parameters: {result.trainable_params:,} "
+          f"({100 * result.share:.3f} % of the model); {result.seconds:.0f} s, "
+          f"{result.seconds_per_epoch:.0f} s per epoch.")
+    print("Kept: queries and photos now use the adapted prompts." if result.kept else
+          "Not kept: it did not beat the zero-shot model on held-out photos.")
+    return 0
+
+
+COMMANDS = {"adapt": cmd_adapt, "index": cmd_index, "search": cmd_search, "status": cmd_status,
             "forget": cmd_forget, "show": cmd_show, "import-captions": cmd_import_captions}
 
 

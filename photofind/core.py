@@ -123,9 +123,10 @@ class PhotoLibrary:
     def embedder(self):
         with self._lock:
             if self._embedder is None:
+                from photofind.adapt.library import load_active
                 from photofind.embed.encoder import Embedder  # torch import only when needed
 
-                self._embedder = Embedder.load(self.model_spec, self.device)
+                self._embedder = load_active(self, Embedder.load(self.model_spec, self.device))
                 self.catalog.set_meta("model_spec", json.dumps(asdict(self.model_spec)))
             return self._embedder
 
@@ -138,8 +139,8 @@ class PhotoLibrary:
     def model_key(self) -> str:
         return self.embedder.key
 
-    def index_file(self) -> Path:
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", self.model_key).strip("-")
+    def index_file(self, model_key: str | None = None) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", model_key or self.model_key).strip("-")
         return self.data_dir / "index" / f"{slug}.hnsw"
 
     @property

@@ -20,7 +20,7 @@ import numpy as np
 
 from photofind.library import paths
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -81,6 +81,18 @@ MIGRATIONS: dict[int, str] = {
     CREATE TRIGGER texts_ad AFTER DELETE ON texts BEGIN
         INSERT INTO texts_fts(texts_fts, rowid, text) VALUES('delete', old.id, old.text);
     END
+    """,
+    3: """
+    CREATE TABLE embeddings_v3(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model_key TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY(photo_id, model_key)
+    );
+    INSERT INTO embeddings_v3 SELECT photo_id, model_key, vector FROM embeddings;
+    DROP TABLE embeddings;
+    ALTER TABLE embeddings_v3 RENAME TO embeddings;
+    CREATE INDEX embeddings_model ON embeddings(model_key)
     """,
 }
 
@@ -308,9 +320,15 @@ class Catalog:
     # -- embeddings -----------------------------------------------------------------------
     def set_embedding(self, db: sqlite3.Connection, photo_id: int, model_key: str,
                       vector: np.ndarray) -> None:
-        db.execute("INSERT OR REPLACE INTO embeddings VALUES(?,?,?)",
+        db.execute("INSERT OR REPLACE INTO embeddings(photo_id, model_key, vector) VALUES(?,?,?)",
                    (photo_id, model_key, np.asarray(vector, np.float16).tobytes()))
         self._bump_version(db)
+
+    def drop_model(self, model_key: str) -> None:
+        """Forget every embedding of one model key (e.g. a reset adaptation)."""
+        with self.transaction() as db:
+            if db.execute("DELETE FROM embeddings WHERE model_key=?", (model_key,)).rowcount:
+                self._bump_version(db)
 
     def drop_embedding(self, db: sqlite3.Connection, photo_id: int) -> None:
         if db.execute("DELETE FROM embeddings WHERE photo_id=?", (photo_id,)).rowcount:
@@ -322,18 +340,22 @@ class Catalog:
 
     def embeddings(self, model_key: str, ids: Iterable[int] | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
-        """(ids int64, vectors float32 N×D) stored for ``model_key``."""
+        """(ids int64, vectors float32 N×D) stored for ``model_key`` (in ``ids`` order)."""
+        ids = None if ids is None else list(ids)
         if ids is None:
             rows = self._query("SELECT photo_id, vector FROM embeddings WHERE model_key=? "
                                "ORDER BY photo_id", (model_key,))
         else:
             rows = []
-            for chunk in _chunks(list(ids), 500):
+            for chunk in _chunks(ids, 500):
                 rows += self._query(
                     f"SELECT photo_id, vector FROM embeddings WHERE model_key=? AND photo_id IN "
                     f"({','.join('?' * len(chunk))}) ORDER BY photo_id", (model_key, *chunk))
         if not rows:
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        if ids is not None:  # in the order asked for
+            position = {pid: i for i, pid in enumerate(ids)}
+            rows.sort(key=lambda r: position[r[0]])
         ids_out = np.fromiter((r[0] for r in rows), np.int64, len(rows))
         vectors = np.stack([np.frombuffer(r[1], np.float16) for r in rows]).astype(np.float32)
         return ids_out, vectors

@@ -1,0 +1,122 @@
+"""An adaptation: the trained prompt/adapter tensors of one library and one model.
+
+Saved as safetensors (tensors only: nothing executable) plus a JSON file with the model key,
+configuration, parameter counts and before/after validation metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from photofind.adapt.prompts import ImageAdapter, TextPrompt, VisualPrompt
+
+
+@dataclass
+class AdaptConfig:
+    text: bool = True  # learned context vectors for queries
+    visual: bool = True  # VPT tokens (ViT) or a pixel border (other towers)
+    adapter: bool = False  # residual MLP on the image embedding (CLIP-Adapter)
+    n_ctx: int = 8
+    init_phrase: str = "a photo of"
+    n_visual: int = 8
+    visual_depth: int | None = None  # block the visual tokens enter at; None = the last one
+    epochs: int = 10
+    batch_size: int = 64
+    negatives: int = 128  # unlabelled library photos added to every step's gallery
+    unlabelled_weight: float = 0.5  # they may match: softer negatives than the batch
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    patience: int = 3
+    max_gallery: int = 1500
+    seed: int = 0
+    concepts: dict[str, str] = field(default_factory=dict)  # key → display name (see concepts)
+
+    @property
+    def variant(self) -> str:
+        parts = [n for n, on in (("text", self.text), ("visual", self.visual),
+                                 ("adapter", self.adapter)) if on]
+        return "+".join(parts + (["concepts"] if self.concepts else [])) or "zero-shot"
+
+
+class Adaptation(nn.Module):
+    """The trainable parts on top of a frozen open_clip model."""
+
+    def __init__(self, model: nn.Module, tokenizer, config: AdaptConfig, image_size: int,
+                 dim: int):
+        super().__init__()
+        self.config = config
+        self.text = TextPrompt(model, tokenizer, config.n_ctx if config.text else 0,
+                               config.init_phrase) if (config.text or config.concepts) else None
+        self.visual = VisualPrompt(model.visual, config.n_visual, config.visual_depth,
+                                   image_size=image_size) if config.visual else None
+        self.adapter = ImageAdapter(dim) if config.adapter else None
+        self.meta: dict = {}
+
+    @property
+    def touches_images(self) -> bool:
+        return self.visual is not None or self.adapter is not None
+
+    def image_digest(self) -> str:
+        """Identifies the image side: part of the model key of re-embedded photos."""
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.state_dict().items()):
+            if not name.startswith("text."):
+                digest.update(name.encode())
+                digest.update(tensor.detach().float().cpu().numpy().tobytes())
+        return digest.hexdigest()[:12]
+
+    def trainable_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def save(self, path: Path) -> None:
+        from safetensors.torch import save_file
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        tmp = path.with_name(path.name + ".tmp")
+        save_file(state, str(tmp))
+        os.replace(tmp, path)
+        meta = {**self.meta, "config": asdict(self.config),
+                "concept_slots": self.text.concept_slots if self.text else {}}
+        json_tmp = path.with_suffix(".json.tmp")
+        json_tmp.write_text(json.dumps(meta, indent=2))
+        os.replace(json_tmp, path.with_suffix(".json"))
+
+    @classmethod
+    def load(cls, path: Path, model: nn.Module, tokenizer, image_size: int,
+             dim: int) -> Adaptation:
+        from safetensors.torch import load_file
+
+        meta = json.loads(path.with_suffix(".json").read_text())
+        config = AdaptConfig(**meta["config"])
+        adaptation = cls(model, tokenizer, config, image_size, dim)
+        state = load_file(str(path))
+        if adaptation.text is not None:
+            for key in meta.get("concept_slots", {}):
+                adaptation.text.concepts[key] = nn.Parameter(state[f"text.concepts.{key}"])
+            adaptation.text.concept_slots = dict(meta.get("concept_slots", {}))
+        adaptation.load_state_dict(state)
+        adaptation.meta = meta
+        return adaptation.eval().requires_grad_(False)
+
+    # -- encoding -------------------------------------------------------------------------
+    def encode_text(self, model: nn.Module, tokenizer, texts: list[str]) -> torch.Tensor:
+        if self.text is None:
+            return model.encode_text(tokenizer(texts).to(_device(model)))
+        return self.text(texts)
+
+    def encode_image(self, model: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
+        features = self.visual(pixels) if self.visual is not None else model.encode_image(pixels)
+        return self.adapter(features) if self.adapter is not None else features
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
