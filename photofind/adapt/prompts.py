@@ -199,13 +199,14 @@ def _run_blocks(transformer: nn.Module, x: torch.Tensor, start: int, stop: int |
 
 class ImageAdapter(nn.Module):
     """CLIP-Adapter (Gao et al. 2021): f' = norm(α·g(f) + (1-α)·f). The last layer starts at
-    zero so an untrained adapter is exactly the zero-shot embedding."""
+    zero so an untrained adapter is exactly the zero-shot embedding (hence no ReLU after it:
+    ReLU(0) passes no gradient, and the adapter would never move)."""
 
     def __init__(self, dim: int, reduction: int = 4, alpha: float = 0.2):
         super().__init__()
         self.alpha = alpha
         self.mlp = nn.Sequential(nn.Linear(dim, dim // reduction, bias=False), nn.ReLU(),
-                                 nn.Linear(dim // reduction, dim, bias=False), nn.ReLU())
+                                 nn.Linear(dim // reduction, dim, bias=False))
         nn.init.zeros_(self.mlp[2].weight)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
