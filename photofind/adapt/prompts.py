@@ -13,6 +13,8 @@ The backbone's own parameters never change; only these modules hold trainable te
 
 from __future__ import annotations
 
+import re
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,18 +30,72 @@ class TextPrompt(nn.Module):
         extra = torch.randn(n_ctx - len(init), init.shape[1]) * init.std() if \
             n_ctx > len(init) else init[:0]
         self.ctx = nn.Parameter(torch.cat([init, extra]).clone())
-        self.concepts = nn.ParameterDict()  # name key → one learned word vector
-        self.concept_slots: dict[str, int] = {}  # name key → placeholder token id
+        self.concepts = nn.ParameterDict()  # concept key → its learned word vector
+        self.vocabulary = ConceptVocabulary()
+        self.placeholder, self.placeholder_id = _placeholder(self.tower)
+
+    def add_concept(self, key: str, names: list[str]) -> None:
+        """A new learned word, initialised from the words of its own name."""
+        words = [self.tower.word_vectors(name) for name in names]
+        words = torch.cat([w for w in words if len(w)] or [self.ctx.detach()[:1]])
+        self.concepts[key] = nn.Parameter(words.mean(dim=0).clone())
+        self.vocabulary.add(key, names)
 
     def forward(self, texts: list[str]):
-        """Unnormalised text features. Concept names must already be replaced by their
-        placeholder words (``photofind.adapt.concepts``)."""
-        return self.tower.encode(texts, self.ctx if self.n_ctx else None, self._concept_table())
+        """Unnormalised text features; concept names in the texts use their learned words."""
+        texts, found = self.vocabulary.substitute(texts, self.placeholder)
+        rows = [[self.concepts[key] for key in keys] for keys in found] if any(found) else None
+        return self.tower.encode(texts, self.ctx if self.n_ctx else None,
+                                 (self.placeholder_id, rows) if rows else None)
 
-    def _concept_table(self) -> dict[int, torch.Tensor] | None:
-        if not self.concepts:
-            return None
-        return {self.concept_slots[key]: vector for key, vector in self.concepts.items()}
+
+class ConceptVocabulary:
+    """Finds concept names in queries: case-insensitive, whole words, longest name first."""
+
+    def __init__(self):
+        self.names: dict[str, str] = {}  # casefolded surface name → concept key
+        self._pattern: re.Pattern | None = None
+
+    def add(self, key: str, names: list[str]) -> None:
+        for name in names:
+            if name.strip():
+                self.names[" ".join(name.casefold().split())] = key
+        alternatives = sorted(self.names, key=len, reverse=True)
+        self._pattern = re.compile(
+            r"(?<!\w)(" + "|".join(r"\s+".join(map(re.escape, n.split())) for n in alternatives)
+            + r")(?!\w)", re.IGNORECASE) if alternatives else None
+
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, concept key) of every concept mention, left to right."""
+        if self._pattern is None:
+            return []
+        return [(m.start(), m.end(), self.names[" ".join(m.group(0).casefold().split())])
+                for m in self._pattern.finditer(text)]
+
+    def substitute(self, texts: list[str], placeholder: str
+                   ) -> tuple[list[str], list[list[str]]]:
+        out, keys = [], []
+        for text in texts:
+            spans = self.find(text)
+            for start, end, _ in reversed(spans):
+                text = text[:start] + placeholder + text[end:]
+            out.append(text)
+            keys.append([key for _, _, key in spans])
+        return out, keys
+
+
+_PLACEHOLDERS = ("sks", "[MASK]", "<mask>", "zxcv")
+
+
+def _placeholder(tower) -> tuple[str, int]:
+    """A word the tokenizer keeps as one rare token: concept mentions become it, then its
+    embedding is swapped for the concept's learned vector."""
+    unknown = getattr(getattr(tower.tokenizer, "tokenizer", None), "unk_token_id", None)
+    for word in _PLACEHOLDERS:
+        ids = tower.token_ids(word)
+        if len(ids) == 1 and ids[0] != unknown:
+            return word, ids[0]
+    raise NotImplementedError("no single-token placeholder word for this tokenizer")
 
 
 def text_tower(model: nn.Module, tokenizer):
@@ -63,10 +119,12 @@ class _OpenClipText:
         self.pool_type = getattr(source, "text_pool_type", getattr(source, "pool_type", "argmax"))
         self.eos_id = getattr(source, "text_eos_id", getattr(source, "eos_id", None))
 
-    def word_vectors(self, phrase: str) -> torch.Tensor:
+    def token_ids(self, phrase: str) -> list[int]:
         tokens = self.tokenizer([phrase])[0]
-        ids = [int(t) for t in tokens[1:] if int(t) != 0][:-1]  # drop start, end, padding
-        return self.m.token_embedding.weight[ids].detach().float().cpu()
+        return [int(t) for t in tokens[1:] if int(t) != 0][:-1]  # drop start, end, padding
+
+    def word_vectors(self, phrase: str) -> torch.Tensor:
+        return self.m.token_embedding.weight[self.token_ids(phrase)].detach().float().cpu()
 
     def encode(self, texts, ctx, concepts):
         device = self.m.token_embedding.weight.device
@@ -104,10 +162,12 @@ class _HFText:
     def _embedding(self) -> nn.Embedding:
         return self.m.transformer.get_input_embeddings()
 
-    def word_vectors(self, phrase: str) -> torch.Tensor:
+    def token_ids(self, phrase: str) -> list[int]:
         ids = self.tokenizer([phrase])[0]
-        ids = [int(t) for t in ids[1:] if int(t) != self.pad_id][:-1]  # drop [CLS], [SEP], pad
-        return self._embedding().weight[ids].detach().float().cpu()
+        return [int(t) for t in ids[1:] if int(t) != self.pad_id][:-1]  # drop [CLS], [SEP], pad
+
+    def word_vectors(self, phrase: str) -> torch.Tensor:
+        return self._embedding().weight[self.token_ids(phrase)].detach().float().cpu()
 
     def encode(self, texts, ctx, concepts):
         device = self._embedding().weight.device
@@ -132,12 +192,21 @@ def _trim(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
 
 
 def _with_concepts(x, tokens, concepts):
+    """Put each row's concept vectors where its placeholder tokens are, in order."""
     if not concepts:
         return x
-    for slot, vector in concepts.items():
-        hit = (tokens == slot).unsqueeze(-1)
-        x = torch.where(hit, vector.to(x.dtype).expand_as(x), x)
-    return x
+    placeholder_id, rows = concepts
+    row_index, positions, vectors = [], [], []
+    for row, row_vectors in enumerate(rows):
+        slots = (tokens[row] == placeholder_id).nonzero().flatten().tolist()
+        for slot, vector in zip(slots, row_vectors):
+            row_index.append(row)
+            positions.append(slot)
+            vectors.append(vector)
+    if not vectors:
+        return x
+    index = (torch.tensor(row_index, device=x.device), torch.tensor(positions, device=x.device))
+    return x.index_put(index, torch.stack(vectors).to(x.dtype))
 
 
 class VisualPrompt(nn.Module):

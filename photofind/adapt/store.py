@@ -37,7 +37,7 @@ class AdaptConfig:
     patience: int = 3
     max_gallery: int = 1500
     seed: int = 0
-    concepts: dict[str, str] = field(default_factory=dict)  # key → display name (see concepts)
+    concepts: dict[str, list[str]] = field(default_factory=dict)  # key → names, display first
 
     @property
     def variant(self) -> str:
@@ -55,6 +55,8 @@ class Adaptation(nn.Module):
         self.config = config
         self.text = TextPrompt(model, tokenizer, config.n_ctx if config.text else 0,
                                config.init_phrase) if (config.text or config.concepts) else None
+        for key, names in config.concepts.items():
+            self.text.add_concept(key, names)
         self.visual = VisualPrompt(model.visual, config.n_visual, config.visual_depth,
                                    image_size=image_size) if config.visual else None
         self.adapter = ImageAdapter(dim) if config.adapter else None
@@ -84,8 +86,7 @@ class Adaptation(nn.Module):
         tmp = path.with_name(path.name + ".tmp")
         save_file(state, str(tmp))
         os.replace(tmp, path)
-        meta = {**self.meta, "config": asdict(self.config),
-                "concept_slots": self.text.concept_slots if self.text else {}}
+        meta = {**self.meta, "config": asdict(self.config)}
         json_tmp = path.with_suffix(".json.tmp")
         json_tmp.write_text(json.dumps(meta, indent=2))
         os.replace(json_tmp, path.with_suffix(".json"))
@@ -98,12 +99,7 @@ class Adaptation(nn.Module):
         meta = json.loads(path.with_suffix(".json").read_text())
         config = AdaptConfig(**meta["config"])
         adaptation = cls(model, tokenizer, config, image_size, dim)
-        state = load_file(str(path))
-        if adaptation.text is not None:
-            for key in meta.get("concept_slots", {}):
-                adaptation.text.concepts[key] = nn.Parameter(state[f"text.concepts.{key}"])
-            adaptation.text.concept_slots = dict(meta.get("concept_slots", {}))
-        adaptation.load_state_dict(state)
+        adaptation.load_state_dict(load_file(str(path)))
         adaptation.meta = meta
         return adaptation.eval().requires_grad_(False)
 
