@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="which prompts to train (auto: compare and keep the best)")
     adapt.add_argument("--seed", type=int, default=0)
     adapt.add_argument("--json", action="store_true")
+    commands.add_parser("concepts", help="personal concepts learned by adapting") \
+        .add_argument("--json", action="store_true")
     commands.add_parser("gui", help="open the desktop app (the default)")
     return parser
 
@@ -253,7 +255,26 @@ def cmd_adapt(lib, args) -> int:
     return 0
 
 
-COMMANDS = {"adapt": cmd_adapt, "index": cmd_index, "search": cmd_search, "status": cmd_status,
+def cmd_concepts(lib, args) -> int:
+    from photofind.adapt import library as adaptation
+
+    rows = adaptation.concepts(lib)
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("No personal concepts yet: tag a few photos of someone or something, then run "
+              "photofind adapt.")
+        return 0
+    print(f"{'concept':24s}{'photos':>7s}{'AP before':>11s}{'AP after':>10s}  answered by")
+    for row in rows:
+        after = max(row["ap_token"] or 0, row["ap_prototype"] or 0)
+        print(f"{row['name'][:23]:24s}{row['photos']:7d}{row['ap_zero_shot'] or 0:11.1f}"
+              f"{after:10.1f}  {row['mode']}")
+    return 0
+
+
+COMMANDS = {"adapt": cmd_adapt, "concepts": cmd_concepts, "index": cmd_index, "search": cmd_search, "status": cmd_status,
             "forget": cmd_forget, "show": cmd_show, "import-captions": cmd_import_captions}
 
 

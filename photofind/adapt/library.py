@@ -40,7 +40,29 @@ def load_active(lib, embedder):
         return embedder
     adaptation = Adaptation.load(Path(path), embedder.model, embedder.loaded.tokenizer,
                                  embedder.prep.size, embedder.dim).to(embedder.device)
+    forget_removed_concepts(lib, adaptation)
     return embedder.adapted(adaptation)
+
+
+def forget_removed_concepts(lib, adaptation) -> None:
+    """A concept whose tag is gone from every photo stops answering queries."""
+    if adaptation.text is None or not adaptation.config.concepts:
+        return
+    tags = {text.casefold() for _, kind, text, _ in lib.catalog.all_texts(("tag", "person"))}
+    for key, names in list(adaptation.config.concepts.items()):
+        if names[0].casefold() not in tags:
+            adaptation.text.vocabulary.remove(key)
+            del adaptation.config.concepts[key]
+
+
+def concepts(lib) -> list[dict]:
+    """The active adaptation's concepts with their validation numbers."""
+    adaptation = lib.embedder.adaptation
+    if adaptation is None:
+        return []
+    report = adaptation.meta.get("concepts", {})
+    return [{k: v for k, v in report[key].items() if k != "prototype"}
+            for key in adaptation.config.concepts if key in report]
 
 
 def usable(lib) -> dict[str, int]:

@@ -65,6 +65,12 @@ class ConceptVocabulary:
             r"(?<!\w)(" + "|".join(r"\s+".join(map(re.escape, n.split())) for n in alternatives)
             + r")(?!\w)", re.IGNORECASE) if alternatives else None
 
+    def remove(self, key: str) -> None:
+        names = [name for name, owner in self.names.items() if owner == key]
+        for name in names:
+            del self.names[name]
+        self.add(key, [])  # rebuild the pattern
+
     def find(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, concept key) of every concept mention, left to right."""
         if self._pattern is None:

@@ -38,6 +38,8 @@ class AdaptConfig:
     max_gallery: int = 1500
     seed: int = 0
     concepts: dict[str, list[str]] = field(default_factory=dict)  # key → names, display first
+    concept_min_photos: int = 5  # a tag on this many training photos may get its own word;
+    concept_max_ap: float = 50.0  # ... if the model does not already know it (val AP below)
 
     @property
     def variant(self) -> str:
@@ -61,6 +63,13 @@ class Adaptation(nn.Module):
                                    image_size=image_size) if config.visual else None
         self.adapter = ImageAdapter(dim) if config.adapter else None
         self.meta: dict = {}
+
+    def add_concepts(self, concepts: dict[str, list[str]], model: nn.Module, tokenizer) -> None:
+        if self.text is None:
+            self.text = TextPrompt(model, tokenizer, 0)
+        for key, names in concepts.items():
+            self.text.add_concept(key, names)
+        self.config.concepts.update(concepts)
 
     @property
     def touches_images(self) -> bool:
@@ -107,11 +116,30 @@ class Adaptation(nn.Module):
     def encode_text(self, model: nn.Module, tokenizer, texts: list[str]) -> torch.Tensor:
         if self.text is None:
             return model.encode_text(tokenizer(texts).to(_device(model)))
-        return self.text(texts)
+        features = self.text(texts)
+        prototypes = self.prototype_queries()
+        for row, text in enumerate(texts):  # "Biscuit" alone: the photos' mean may be better
+            key = prototypes.get(_bare(text))
+            if key is not None:
+                vector = torch.tensor(self.meta["concepts"][key]["prototype"], device=features.device)
+                features = features.clone()
+                features[row] = vector.to(features.dtype) * features[row].norm()
+        return features
+
+    def prototype_queries(self) -> dict[str, str]:
+        """Bare concept names answered by the prototype (validation preferred it)."""
+        concepts = self.meta.get("concepts", {})
+        return {" ".join(info["name"].casefold().split()): key for key, info in concepts.items()
+                if info.get("mode") == "prototype" and key in self.config.concepts}
 
     def encode_image(self, model: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
         features = self.visual(pixels) if self.visual is not None else model.encode_image(pixels)
         return self.adapter(features) if self.adapter is not None else features
+
+
+def _bare(text: str) -> str:
+    text = " ".join(text.casefold().split())
+    return text[len("a photo of "):] if text.startswith("a photo of ") else text
 
 
 def _device(model: nn.Module) -> torch.device:

@@ -14,13 +14,14 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from photofind.adapt.concepts import select_concepts
 from photofind.adapt.data import QUERY_TEMPLATE, TAG_TEMPLATES, AdaptationData
 from photofind.adapt.store import Adaptation, AdaptConfig
 
@@ -73,6 +74,7 @@ class PromptTrainer:
                  zero_shot: Callable[[list[int]], np.ndarray], pixels: PixelSource,
                  image_size: int, workdir: Path | None = None,
                  progress: Callable[[AdaptProgress], None] | None = None, cancel=None):
+        config = replace(config, concepts=dict(config.concepts))  # concepts get added below
         self.model, self.tokenizer, self.data, self.config = model, tokenizer, data, config
         self.zero_shot, self.pixels, self.workdir = zero_shot, pixels, workdir
         self.progress, self.cancel = progress or (lambda _: None), cancel
@@ -80,6 +82,7 @@ class PromptTrainer:
         dim = int(zero_shot(data.val.photo_ids[:1]).shape[1])
         torch.manual_seed(config.seed)
         self.adaptation = Adaptation(model, tokenizer, config, image_size, dim).to(self.device)
+        self.config = self.adaptation.config
         self.rng = random.Random(config.seed)
         self.scale = float(model.logit_scale.exp().clamp(max=100).item())
         gallery_rng = random.Random(config.seed + 1)
@@ -172,6 +175,12 @@ class PromptTrainer:
         self._cache_fronts(train_ids + self.gallery + self.negative_pool)
         before = self.evaluate(baseline=True)
         self.progress(AdaptProgress("baseline", metrics=before))
+        if config.concept_min_photos:
+            found = select_concepts(self.data.train, before["per_query"],
+                                    config.concept_min_photos, config.concept_max_ap)
+            if found:
+                self.adaptation.add_concepts(found, self.model, self.tokenizer)
+                self.adaptation.to(self.device)
         params = [p for p in self.adaptation.parameters() if p.requires_grad]
         steps_per_epoch = max(1, math.ceil(len(train_ids) / config.batch_size))
         total = steps_per_epoch * config.epochs
@@ -236,7 +245,33 @@ class PromptTrainer:
             adaptation=self.adaptation.eval() if kept else None)
         if kept:
             self.adaptation.meta = {**result.summary(), "history": state["history"]}
+            self.adaptation.meta["concepts"] = self.concept_report(before)
         return result
+
+    @torch.no_grad()
+    def concept_report(self, before: dict) -> dict:
+        """Per concept: zero-shot vs learned word vs prototype (mean of its training photos)
+        on validation; the better of the last two answers a query that is just the name."""
+        report = {}
+        members = self.data.train.tag_members()
+        val_members = self.data.val.tag_members()
+        gallery_images = torch.cat([self.image_features(c) for c in _chunks(self.gallery, 256)])
+        for key, names in self.config.concepts.items():
+            tag = names[0]
+            prototype = F.normalize(self.image_features(sorted(members[tag])).mean(0), dim=-1)
+            token = self.text_features([QUERY_TEMPLATE.format(tag)])[0]
+            relevant = [val_members.get(tag, set())]
+            ap_token = retrieval_metrics((token @ gallery_images.T)[None].cpu().numpy(),
+                                         self.gallery, relevant).get("mAP")
+            ap_proto = retrieval_metrics((prototype @ gallery_images.T)[None].cpu().numpy(),
+                                         self.gallery, relevant).get("mAP")
+            report[key] = {
+                "name": tag, "photos": len(members[tag]),
+                "ap_zero_shot": before["per_query"].get(QUERY_TEMPLATE.format(tag)),
+                "ap_token": ap_token, "ap_prototype": ap_proto,
+                "mode": "prototype" if (ap_proto or 0) > (ap_token or 0) else "token",
+                "prototype": [round(float(v), 6) for v in prototype.cpu()]}
+        return report
 
     # -- validation -----------------------------------------------------------------------
     def queries(self) -> list[tuple[str, set[int]]]:
@@ -267,7 +302,8 @@ class PromptTrainer:
             text = torch.cat([self.text_features([q for q, _ in chunk]) for chunk in
                               _chunks(queries, 256)])
         return retrieval_metrics((text @ images.T).cpu().numpy(), self.gallery,
-                                 [relevant for _, relevant in queries])
+                                 [relevant for _, relevant in queries],
+                                 [query for query, _ in queries])
 
     # -- checkpoints ----------------------------------------------------------------------
     def _signature(self) -> str:
@@ -304,19 +340,24 @@ class PromptTrainer:
 
 
 def retrieval_metrics(similarity: np.ndarray, gallery: list[int],
-                      relevant: list[set[int]]) -> dict:
+                      relevant: list[set[int]], names: list[str] | None = None) -> dict:
     """Text→image Recall@1/5/10, mean and median rank (first relevant photo), mAP; "score"
     (their mean, ranks excluded) decides early stopping and whether adaptation is kept."""
     index = {pid: i for i, pid in enumerate(gallery)}
     order = np.argsort(-similarity, axis=1)
-    firsts, aps = [], []
-    for row, wanted in zip(order, relevant):
+    firsts, aps, per_query = [], [], {}
+    for number, (row, wanted) in enumerate(zip(order, relevant)):
         hits = np.isin(row, [index[p] for p in wanted if p in index])
         positions = np.flatnonzero(hits) + 1
         if not len(positions):
             continue
         firsts.append(positions[0])
         aps.append(float(np.mean(np.arange(1, len(positions) + 1) / positions)))
+        if names is not None:
+            per_query[names[number]] = round(100 * aps[-1], 2)
+    if not firsts:
+        return {"R@1": 0.0, "R@5": 0.0, "R@10": 0.0, "mean_rank": None, "median_rank": None,
+                "mAP": None, "score": 0.0, "queries": 0, "per_query": per_query}
     firsts = np.asarray(firsts)
     metrics = {f"R@{k}": round(100 * float(np.mean(firsts <= k)), 2) for k in (1, 5, 10)}
     metrics["mean_rank"] = round(float(firsts.mean()), 2)
@@ -325,6 +366,7 @@ def retrieval_metrics(similarity: np.ndarray, gallery: list[int],
     metrics["score"] = round(float(np.mean([metrics["R@1"], metrics["R@5"], metrics["R@10"],
                                             metrics["mAP"]])), 3)
     metrics["queries"] = len(firsts)
+    metrics["per_query"] = per_query
     return metrics
 
 
