@@ -64,6 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     adapt.add_argument("--json", action="store_true")
     commands.add_parser("concepts", help="personal concepts learned by adapting") \
         .add_argument("--json", action="store_true")
+    evaluate = commands.add_parser("eval", help="measure retrieval quality on a captioned or "
+                                                "tagged folder (zero-shot vs adapted)")
+    evaluate.add_argument("protocol", choices=["captioned", "tagged"])
+    evaluate.add_argument("folder")
+    evaluate.add_argument("csv", help="image,caption or image,tags table")
+    evaluate.add_argument("--distractors", help="folder of untagged everyday photos (tagged)")
+    evaluate.add_argument("--names", default="",
+                          help="made-up names for tags, e.g. daisy=Biscuit,tulips=Pemberton")
+    evaluate.add_argument("--variants", default="zero-shot,text,both")
+    evaluate.add_argument("--seeds", default="0")
+    evaluate.add_argument("--epochs", type=int, default=10)
+    evaluate.add_argument("--batch-size", type=int, default=64)
+    evaluate.add_argument("--negatives", type=int, default=64)
+    evaluate.add_argument("--out", default="photofind-eval", help="results folder")
     commands.add_parser("gui", help="open the desktop app (the default)")
     return parser
 
@@ -274,7 +288,46 @@ def cmd_concepts(lib, args) -> int:
     return 0
 
 
-COMMANDS = {"adapt": cmd_adapt, "concepts": cmd_concepts, "index": cmd_index, "search": cmd_search, "status": cmd_status,
+def cmd_eval(lib, args) -> int:
+    from photofind import evaluate
+
+    lib.close()  # each run gets its own library under --out
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = dict(pair.split("=", 1) for pair in args.names.split(",") if "=" in pair)
+    settings = evaluate.EvalSettings(
+        variants=args.variants.split(","), seeds=[int(s) for s in args.seeds.split(",")],
+        epochs=args.epochs, batch_size=args.batch_size, negatives=args.negatives, names=names)
+    unknown = set(settings.variants) - set(evaluate.VARIANTS)
+    if unknown:
+        print(f"photofind eval: unknown variants {sorted(unknown)}; choose from "
+              f"{sorted(evaluate.VARIANTS)}", file=sys.stderr)
+        return EXIT_USAGE
+
+    def make_library(data_dir):
+        from photofind.core import PhotoLibrary
+
+        return PhotoLibrary(data_dir, model=lib.model_spec, device=args.device,
+                            workers=args.workers)
+
+    if args.protocol == "captioned":
+        rows = evaluate.captioned(Path(args.folder), Path(args.csv), out, make_library, settings)
+        keys = ["R@1", "R@5", "R@10", "median_rank"]
+    else:
+        rows = evaluate.tagged(Path(args.folder), Path(args.csv), out, make_library, settings,
+                               Path(args.distractors) if args.distractors else None)
+        keys = ["mAP_word", "mAP_template", "mAP_template_no_distractors", "P@10_template"]
+    summary = evaluate.summarise(rows, keys)
+    (out / f"{args.protocol}.json").write_text(json.dumps({"runs": rows, "summary": summary},
+                                                          indent=2))
+    table = evaluate.markdown(summary, keys)
+    (out / f"{args.protocol}.md").write_text(table + "\n")
+    evaluate.chart(summary, keys, out / f"{args.protocol}.png")
+    print(table)
+    return 0
+
+
+COMMANDS = {"eval": cmd_eval, "adapt": cmd_adapt, "concepts": cmd_concepts, "index": cmd_index, "search": cmd_search, "status": cmd_status,
             "forget": cmd_forget, "show": cmd_show, "import-captions": cmd_import_captions}
 
 
