@@ -33,6 +33,8 @@ from photofind.library.pipeline import DecodePool
 from photofind.library.scan import FileEntry, is_photo_name, scan
 from photofind.search.filters import SearchFilters
 from photofind.search.hybrid import fts_query, fuse
+from photofind.search.rerank import DEFAULT_TOP_K
+from photofind.search.rerank import rerank as rerank_hits
 
 Progress = Callable[[int, int, str], None]
 SAVE_EVERY = 2000  # photos between intermediate index saves
@@ -79,6 +81,7 @@ class SearchResult:
     photo: PhotoRow
     score: float | None  # cosine similarity; None when listing by filters alone
     text_match: bool = False  # a caption or tag matched the query words
+    rerank_score: float | None = None  # the cross-encoder's score, when it re-ranked this
 
     @property
     def path(self) -> str:
@@ -88,7 +91,8 @@ class SearchResult:
         row = asdict(self.photo)
         row.pop("raw_path")
         score = None if self.score is None else round(self.score, 6)
-        return {"path": self.path, "score": score, "text_match": self.text_match, **row}
+        return {"path": self.path, "score": score, "text_match": self.text_match,
+                "rerank_score": self.rerank_score, **row}
 
 
 @dataclass
@@ -111,6 +115,7 @@ class PhotoLibrary:
         self.pool = DecodePool(workers)
         self._embedder = None
         self._index: VectorIndex | None = None
+        self._tokens = self._reranker = None
         self._lock = threading.RLock()
         self.index_rebuilt = False
 
@@ -134,6 +139,30 @@ class PhotoLibrary:
     def embedder(self, embedder) -> None:
         with self._lock:
             self._embedder, self._index = embedder, None
+            self._tokens = self._reranker = None
+
+    @property
+    def tokens(self):
+        """The reranker's token store for the current model (None: tower unsupported)."""
+        from photofind.index.tokens import TokenStore
+
+        with self._lock:
+            if self._tokens is None:
+                self._tokens = TokenStore(self.data_dir / "tokens", self.embedder.token_key,
+                                          self.embedder.dim)
+            return self._tokens
+
+    @property
+    def reranker(self):
+        """The trained cross-encoder of the current model, or None."""
+        from photofind.search.rerank import Reranker
+
+        with self._lock:
+            if self._reranker is None:
+                path = self.catalog.get_meta(f"rerank:{self.model_key}")
+                self._reranker = Reranker.load(Path(path)) if path and Path(path).exists() \
+                    else False
+            return self._reranker or None
 
     @property
     def model_key(self) -> str:
@@ -195,6 +224,7 @@ class PhotoLibrary:
             report.removed += len(gone)
         if jobs or report.removed:
             self._save_index()
+            self.tokens.flush()
         return report
 
     def _plan(self, target: Path, report: IndexReport, jobs: list, vanished: list,
@@ -310,6 +340,9 @@ class PhotoLibrary:
             _, vectors = self.catalog.embeddings(key, [twins[0].id])
             self.catalog.set_embedding(db, photo_id, key, vectors[0])
         self.vectors.add([photo_id], vectors)
+        twin_tokens, valid = self.tokens.get([twins[0].id])
+        if valid[0]:
+            self.tokens.put([photo_id], twin_tokens)
         report.added += 1
         return True
 
@@ -318,9 +351,10 @@ class PhotoLibrary:
         for pending in batch:
             firsts.setdefault(pending.prepared.content_hash, pending)
         slot = {content_hash: i for i, content_hash in enumerate(firsts)}
-        encoded = self.embedder.encode_images(
-            np.stack([p.prepared.array for p in firsts.values()]))
-        vectors = encoded[[slot[p.prepared.content_hash] for p in batch]]
+        encoded, tokens = self.embedder.encode_images(
+            np.stack([p.prepared.array for p in firsts.values()]), with_tokens=True)
+        rows = [slot[p.prepared.content_hash] for p in batch]
+        vectors = encoded[rows]
         ids = []
         with self.catalog.transaction() as db:
             for pending, vector in zip(batch, vectors):
@@ -328,6 +362,8 @@ class PhotoLibrary:
                 self.catalog.set_embedding(db, photo_id, self.model_key, vector)
                 ids.append(photo_id)
         self.vectors.add(ids, vectors)
+        if tokens is not None:
+            self.tokens.put(ids, tokens[rows])
         report.encoded += len(firsts)
         for pending in batch:
             if pending.is_new:
@@ -367,10 +403,12 @@ class PhotoLibrary:
     # -- searching ------------------------------------------------------------------------
     def search(self, text: str | None = None, image: str | os.PathLike | None = None,
                k: int = 20, min_score: float | None = None,
-               filters: SearchFilters | None = None, hybrid: bool = True) -> list[SearchResult]:
+               filters: SearchFilters | None = None, hybrid: bool = True,
+               rerank: bool = True) -> list[SearchResult]:
         """Text or image query → top-k photos, best first. Text queries also match captions
-        and tags (fused by rank) unless ``hybrid`` is off; filters narrow any query, and
-        with no query list the matching photos newest first."""
+        and tags (fused by rank) unless ``hybrid`` is off; a trained reranker re-scores the
+        top 50 unless ``rerank`` is off; filters narrow any query, and with no query list
+        the matching photos newest first."""
         filters = filters or SearchFilters()
         allowed = self._allowed_ids(filters)
         has_text = bool(text and text.strip())
@@ -380,13 +418,28 @@ class PhotoLibrary:
             return self._browse(allowed, k)
         if not self.catalog.counts()["photos"]:
             raise ValueError("The library is empty: index a folder first (photofind index DIR).")
-        query = self.image_vector(image) if image is not None else \
-            self.embedder.encode_texts([text.strip()])[0]
+        reranker = self.reranker if rerank and image is None else None
+        if reranker is not None and reranker.active:
+            vectors, text_tokens, text_mask = self.embedder.text_tokens([text.strip()])
+            query = vectors[0]
+        else:
+            reranker = None
+            query = self.image_vector(image) if image is not None else \
+                self.embedder.encode_texts([text.strip()])[0]
         use_text = hybrid and has_text and image is None
         pool = max(k, 100) if use_text else k
+        if reranker is not None:
+            pool = max(pool, DEFAULT_TOP_K)
         hits = self.vectors.search(query, pool, allowed.__contains__ if allowed is not None
                                    else None)
-        cosine = dict(hits)
+        cosine, cross = dict(hits), {}
+        if reranker is not None:
+            top = hits[:DEFAULT_TOP_K]
+            image_tokens, _ = self.tokens.get([pid for pid, _ in top])
+            reordered = rerank_hits(top, reranker.scores(text_tokens, text_mask, image_tokens),
+                                    reranker.weight)
+            cross = {pid: c for pid, _, c in reordered}
+            hits = [(pid, cos) for pid, cos, _ in reordered] + hits[DEFAULT_TOP_K:]
         order, matched = [pid for pid, _ in hits], set()
         fts = fts_query(text) if use_text else None
         if fts:
@@ -403,7 +456,8 @@ class PhotoLibrary:
                 continue
             row = self.catalog.photo(photo_id)
             if row is not None:
-                results.append(SearchResult(row, cosine[photo_id], photo_id in matched))
+                results.append(SearchResult(row, cosine[photo_id], photo_id in matched,
+                                            cross.get(photo_id)))
             if len(results) == k:
                 break
         return results

@@ -72,8 +72,9 @@ def usable(lib) -> dict[str, int]:
 
 
 def adapt(lib, variants=DEFAULT_VARIANTS, progress: Callable[[AdaptProgress], None] | None = None,
-          cancel=None, seed: int = 0) -> AdaptResult:
-    """Train each variant, keep the best that beats zero-shot on validation, re-embed."""
+          cancel=None, seed: int = 0, rerank: bool = True) -> AdaptResult:
+    """Train each variant, keep the best that beats zero-shot on validation, re-embed; then
+    teach the reranker on the same pairs (kept only if it helps on validation)."""
     base = lib.embedder.adapted(None)
     ids, _ = lib.catalog.embeddings(base.key)
     if not len(ids):
@@ -97,12 +98,41 @@ def adapt(lib, variants=DEFAULT_VARIANTS, progress: Callable[[AdaptProgress], No
         if result.kept and (best is None or result.after["score"] > best.after["score"]):
             best = result
     if best is None:
-        return max(results, key=lambda r: r.after["score"])  # nothing beat zero-shot
-    best.adaptation.meta["compared"] = {r.variant: r.after for r in results}
-    path = workdir / f"{best.variant.replace('+', '_')}.safetensors"
-    best.adaptation.save(path)
-    activate(lib, base, path, progress, cancel)
+        best = max(results, key=lambda r: r.after["score"])  # nothing beat zero-shot
+    else:
+        best.adaptation.meta["compared"] = {r.variant: _plain(r.after) for r in results}
+        path = workdir / f"{best.variant.replace('+', '_')}.safetensors"
+        best.adaptation.save(path)
+        activate(lib, base, path, progress, cancel)
+    if rerank and not (cancel is not None and cancel.cancelled):
+        best.rerank = teach_reranker(lib, data, workdir, seed, progress, cancel)
     return best
+
+
+def teach_reranker(lib, data, workdir: Path, seed: int, progress=None, cancel=None) -> dict:
+    from photofind.search.rerank_train import train_reranker
+
+    def report(epoch, epochs, loss):
+        if progress:
+            progress(AdaptProgress("reranker", epoch, epochs, loss=loss))
+
+    reranker = train_reranker(lib, data, seed=seed, progress=report, cancel=cancel)
+    if reranker is None:
+        return {"kept": False}
+    summary = {"kept": reranker.active, "weight": reranker.weight,
+               "before": reranker.meta["before"], "after": reranker.meta["after"],
+               "seconds": reranker.meta["seconds"]}
+    if reranker.active:
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", lib.model_key).strip("-")[-40:]
+        path = workdir / f"rerank-{slug}.safetensors"
+        reranker.save(path)
+        lib.catalog.set_meta(f"rerank:{lib.model_key}", str(path))
+        lib.embedder = lib.embedder  # reload index/tokens/reranker for the current key
+    return summary
+
+
+def _plain(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if k != "per_query"}
 
 
 def activate(lib, base, path: Path, progress=None, cancel=None) -> None:
@@ -123,6 +153,8 @@ def reset(lib) -> None:
     base = lib.embedder.adapted(None)
     adapted_key = lib.embedder.key
     lib.catalog.set_meta(_meta_key(base.key), "")
+    for key in {adapted_key, base.key}:
+        lib.catalog.set_meta(f"rerank:{key}", "")
     lib.embedder = base
     if adapted_key != base.key:
         lib.catalog.drop_model(adapted_key)
@@ -141,17 +173,24 @@ def _reembed(lib, base, adapted, progress, cancel) -> None:
             new = torch.nn.functional.normalize(new, dim=-1).cpu().numpy()
         _store(lib, adapted.key, ids.tolist(), new)
     else:
+        from photofind.index.tokens import TokenStore
+
+        token_store = TokenStore(lib.data_dir / "tokens", adapted.token_key, base.dim)
         batch_ids, batch = [], []
         for count, (photo_id, array) in enumerate(_pixels(lib, base, todo), 1):
             batch_ids.append(photo_id)
             batch.append(array)
             if len(batch) == lib.batch_size or count == len(todo):
-                _store(lib, adapted.key, batch_ids, adapted.encode_images(np.stack(batch)))
+                vectors, tokens = adapted.encode_images(np.stack(batch), with_tokens=True)
+                _store(lib, adapted.key, batch_ids, vectors)
+                if tokens is not None:
+                    token_store.put(batch_ids, tokens)
                 batch_ids, batch = [], []
                 if progress:
                     progress(AdaptProgress("re-embedding", step=count, steps=len(todo)))
                 if cancel is not None and cancel.cancelled:
                     return
+        token_store.flush()
     ids, vectors = lib.catalog.embeddings(adapted.key)
     index = VectorIndex.build(ids, vectors, vectors.shape[1], lib.hnsw)
     path = lib.index_file(adapted.key)

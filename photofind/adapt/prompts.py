@@ -41,12 +41,13 @@ class TextPrompt(nn.Module):
         self.concepts[key] = nn.Parameter(words.mean(dim=0).clone())
         self.vocabulary.add(key, names)
 
-    def forward(self, texts: list[str]):
-        """Unnormalised text features; concept names in the texts use their learned words."""
+    def forward(self, texts: list[str], with_tokens: bool = False):
+        """Unnormalised text features; concept names in the texts use their learned words.
+        ``with_tokens`` also returns the per-token features and their mask (reranker)."""
         texts, found = self.vocabulary.substitute(texts, self.placeholder)
         rows = [[self.concepts[key] for key in keys] for keys in found] if any(found) else None
         return self.tower.encode(texts, self.ctx if self.n_ctx else None,
-                                 (self.placeholder_id, rows) if rows else None)
+                                 (self.placeholder_id, rows) if rows else None, with_tokens)
 
 
 class ConceptVocabulary:
@@ -132,7 +133,7 @@ class _OpenClipText:
     def word_vectors(self, phrase: str) -> torch.Tensor:
         return self.m.token_embedding.weight[self.token_ids(phrase)].detach().float().cpu()
 
-    def encode(self, texts, ctx, concepts):
+    def encode(self, texts, ctx, concepts, with_tokens: bool = False):
         device = self.m.token_embedding.weight.device
         n_ctx = 0 if ctx is None else ctx.shape[0]
         tokens = _trim(self.tokenizer(list(texts), context_length=self.context_length - n_ctx))
@@ -151,9 +152,15 @@ class _OpenClipText:
 
         pooled = text_global_pool(x, tokens, self.pool_type, eos_token_id=self.eos_id)
         projection = self.m.text_projection
-        if projection is None:
+        if projection is not None:
+            pooled = projection(pooled) if isinstance(projection, nn.Linear) else \
+                pooled @ projection
+        if not with_tokens:
             return pooled
-        return projection(pooled) if isinstance(projection, nn.Linear) else pooled @ projection
+        last = tokens.argmax(dim=-1) if self.pool_type == "argmax" else \
+            (tokens != 0).sum(dim=1) - 1
+        mask = torch.arange(x.shape[1], device=x.device)[None] <= last[:, None]
+        return pooled, x, mask
 
 
 class _HFText:
@@ -175,7 +182,7 @@ class _HFText:
     def word_vectors(self, phrase: str) -> torch.Tensor:
         return self._embedding().weight[self.token_ids(phrase)].detach().float().cpu()
 
-    def encode(self, texts, ctx, concepts):
+    def encode(self, texts, ctx, concepts, with_tokens: bool = False):
         device = self._embedding().weight.device
         n_ctx = 0 if ctx is None else ctx.shape[0]
         ids = _trim(self.tokenizer(list(texts), context_length=self.context_length - n_ctx),
@@ -187,7 +194,8 @@ class _HFText:
             x = torch.cat([x[:, :1], ctx.to(x.dtype).expand(batch, -1, -1), x[:, 1:]], dim=1)
             mask = torch.cat([mask[:, :1], mask.new_ones(batch, n_ctx), mask[:, 1:]], dim=1)
         out = self.m.transformer(inputs_embeds=x, attention_mask=mask)
-        return self.m.proj(self.m.pooler(out, mask))
+        pooled = self.m.proj(self.m.pooler(out, mask))
+        return (pooled, out.last_hidden_state, mask.bool()) if with_tokens else pooled
 
 
 def _trim(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
@@ -251,13 +259,16 @@ class VisualPrompt(nn.Module):
         visual = self.visual[0]
         if not self.is_vit:
             return visual(cached + self.mask * self.border.to(cached.dtype))
+        pooled, _ = visual._pool(self.extend(cached))
+        return pooled @ visual.proj if visual.proj is not None else pooled
+
+    def extend(self, cached: torch.Tensor) -> torch.Tensor:
+        """The remaining blocks with the prompt tokens; their outputs are dropped (VPT)."""
         x = cached.to(self.tokens.dtype)
         n = self.tokens.shape[0]
         x = torch.cat([x[:, :1], self.tokens.expand(len(x), -1, -1), x[:, 1:]], dim=1)
-        x = _run_blocks(visual.transformer, x, self.depth, None)
-        x = torch.cat([x[:, :1], x[:, 1 + n:]], dim=1)  # prompt outputs are discarded (VPT)
-        pooled, _ = visual._pool(x)
-        return pooled @ visual.proj if visual.proj is not None else pooled
+        x = _run_blocks(self.visual[0].transformer, x, self.depth, None)
+        return torch.cat([x[:, :1], x[:, 1 + n:]], dim=1)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.back(self.front(pixels))

@@ -53,6 +53,7 @@ class AdaptResult:
     seconds_per_epoch: float
     cancelled: bool = False
     adaptation: Adaptation | None = field(default=None, repr=False)
+    rerank: dict | None = None  # the reranker taught in the same run (see library.adapt)
 
     @property
     def share(self) -> float:

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from photofind.embed.model import LoadedModel, ModelSpec, load_model
+from photofind.embed.tokens import encode_with_tokens
 from photofind.library.decode import PrepSpec
 
 
@@ -56,16 +57,46 @@ class Embedder:
         return self._dim
 
     @torch.inference_mode()
-    def encode_images(self, batch: np.ndarray) -> np.ndarray:
-        """N×3×H×W preprocessed float32 → N×D unit vectors (float32)."""
+    def encode_images(self, batch: np.ndarray, with_tokens: bool = False):
+        """N×3×H×W preprocessed float32 → N×D unit vectors (float32); with ``with_tokens``
+        also the N×16×D float16 token grid for the reranker (None if unsupported)."""
         pixels = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
-        if self.adaptation is not None:
-            features = F.normalize(self.adaptation.encode_image(self.model, pixels), dim=-1)
+        tokens = None
+        if with_tokens:
+            features, tokens = encode_with_tokens(self.model, self.adaptation, pixels)
+        elif self.adaptation is not None:
+            features = self.adaptation.encode_image(self.model, pixels)
         else:
-            features = self.model.encode_image(pixels, normalize=True)
+            features = self.model.encode_image(pixels)
         self.image_batches += 1
         self.images_encoded += len(batch)
-        return features.float().cpu().numpy()
+        vectors = F.normalize(features.float(), dim=-1).cpu().numpy()
+        if not with_tokens:
+            return vectors
+        return vectors, None if tokens is None else tokens.half().cpu().numpy()
+
+    @property
+    def token_key(self) -> str:
+        """Key of the reranker's image tokens: only visual prompts change them."""
+        adaptation = self.adaptation
+        return self.key if adaptation is not None and adaptation.visual is not None \
+            else self.base_key
+
+    @torch.inference_mode()
+    def text_tokens(self, texts: list[str]):
+        """(unit query vectors N×D numpy, token features N×T×W, mask N×T) from one forward
+        of the text tower (prompts and concepts included when adapted)."""
+        from photofind.adapt.prompts import text_tower
+
+        prompt = self.adaptation.text if self.adaptation is not None else None
+        if prompt is not None:
+            pooled, tokens, mask = prompt(list(texts), with_tokens=True)
+        else:
+            tower = text_tower(self.model, self.loaded.tokenizer)
+            pooled, tokens, mask = tower.encode(list(texts), None, None, with_tokens=True)
+        self.texts_encoded += len(texts)
+        vectors = F.normalize(pooled.float(), dim=-1).cpu().numpy()
+        return vectors, tokens.float().cpu(), mask.cpu()
 
     @torch.inference_mode()
     def encode_texts(self, texts: list[str]) -> np.ndarray:
