@@ -9,7 +9,6 @@ import sys
 
 import torch
 
-from conftest import SHARED
 from photofind.adapt import library as adaptation
 from photofind.adapt.prompts import ConceptVocabulary, TextPrompt
 from photofind.adapt.store import AdaptConfig
@@ -17,6 +16,8 @@ from photofind.core import PhotoLibrary
 from photofind.embed.model import load_model
 from photofind.library.metadata import TextItem
 from photofind.search.filters import SearchFilters
+
+from conftest import SHARED
 
 FLOWERS = SHARED / "data" / "flowers"
 
