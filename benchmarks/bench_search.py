@@ -1,0 +1,143 @@
+"""Query latency, HNSW recall and reranker cost (issue 7/8 performance figures).
+
+* latency p50/p95 of a full text query (text encode + HNSW + filter + rerank of the top 50)
+  at 10k and 100k photos: synthetic unit vectors for the index, a real text tower forward
+  (ViT-B-32 architecture, random weights: same cost as the pretrained model), a real token
+  store and cross-encoder head; baseline: exact brute-force search in the same run;
+* HNSW recall@10 against exact search at 100k (and 1M with --million) vectors;
+* peak memory of the process.
+
+Prints JSON and a markdown table. Usage: python benchmarks/bench_search.py [--million]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from photofind.index.hnsw import VectorIndex
+from photofind.index.tokens import TokenStore
+from photofind.search.rerank import CrossEncoder, Reranker, rerank
+
+
+def unit(rows: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(64, dim)).astype(np.float32)  # clustered, like real photos
+    data = centres[rng.integers(0, 64, rows)] + 0.6 * rng.normal(size=(rows, dim)).astype(
+        np.float32)
+    return data / np.linalg.norm(data, axis=1, keepdims=True)
+
+
+def percentiles(samples: list[float]) -> dict:
+    ms = np.asarray(samples) * 1000
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p95_ms": round(float(np.percentile(ms, 95)), 2)}
+
+
+def text_tower():
+    import open_clip
+
+    model = open_clip.create_model("ViT-B-32").eval()
+    tokenizer = open_clip.get_tokenizer("ViT-B-32")
+    from photofind.adapt.prompts import text_tower as tower_of
+
+    return model, tower_of(model, tokenizer)
+
+
+def latency(size: int, tower, queries: list[str], work: Path) -> dict:
+    dim = 512
+    vectors = unit(size, dim, seed=size)
+    ids = np.arange(1, size + 1)
+    started = time.perf_counter()
+    index = VectorIndex.build(ids, vectors, dim)
+    build_s = time.perf_counter() - started
+    store = TokenStore(work / f"tokens-{size}", "bench", dim)
+    for start in range(0, size, 20000):
+        chunk = ids[start:start + 20000]
+        store.put(chunk, np.random.default_rng(start).normal(
+            size=(len(chunk), 16, dim)).astype(np.float16))
+    head = Reranker(CrossEncoder(512, dim), 0.1, {})
+    allowed = set(ids[::2].tolist())  # a filter keeping half the library
+    timings = {"hnsw": [], "hnsw_filtered": [], "exact": [], "full_query": [],
+               "rerank_only": []}
+    for text in queries:
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            pooled, tokens, mask = tower.encode([text], None, None, with_tokens=True)
+            query = torch.nn.functional.normalize(pooled, dim=-1)[0].numpy()
+            t1 = time.perf_counter()
+            hits = index.search(query, 50, allowed.__contains__)
+            t2 = time.perf_counter()
+            image, _ = store.get([pid for pid, _ in hits])
+            rerank(hits, head.scores(tokens, mask, image), head.weight)
+            t3 = time.perf_counter()
+        timings["full_query"].append(t3 - t0)
+        timings["rerank_only"].append(t3 - t2)
+        timings["hnsw_filtered"].append(t2 - t1)
+        t4 = time.perf_counter()
+        index.search(query, 50)
+        t5 = time.perf_counter()
+        np.argpartition(-(vectors @ query), 50)[:50]
+        timings["hnsw"].append(t5 - t4)
+        timings["exact"].append(time.perf_counter() - t5)
+    out = {f"{name}": percentiles(values) for name, values in timings.items()}
+    out["hnsw_speedup_vs_exact"] = round(out["exact"]["p50_ms"] / max(out["hnsw"]["p50_ms"],
+                                                                       1e-3), 1)
+    out["build_s"] = round(build_s, 1)
+    out["token_bytes_per_photo"] = store.row_bytes
+    return out
+
+
+def recall(size: int, queries: int = 200) -> dict:
+    dim = 512
+    vectors = unit(size, dim, seed=7)
+    started = time.perf_counter()
+    index = VectorIndex.build(np.arange(size), vectors, dim)
+    build_s = time.perf_counter() - started
+    probes = unit(queries, dim, seed=8)
+    found = 0
+    for probe in probes:
+        exact = set(np.argpartition(-(vectors @ probe), 10)[:10].tolist())
+        found += len(exact & {pid for pid, _ in index.search(probe, 10)})
+    return {"recall@10": round(found / (10 * queries), 4), "build_s": round(build_s, 1),
+            "vectors": size}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--million", action="store_true", help="also 1M vectors (slow)")
+    parser.add_argument("--queries", type=int, default=40)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    _, tower = text_tower()
+    queries = [f"a photo of {w} on a sunny day" for w in
+               ("a dog", "two children", "a red kayak", "grandma's birthday cake", "a beach",
+                "snowy mountains", "a man on a bike", "a city at night")] * (args.queries // 8)
+    result = {"latency": {}, "recall": {}}
+    with tempfile.TemporaryDirectory() as work:
+        for size in (10_000, 100_000):
+            result["latency"][str(size)] = latency(size, tower, queries, Path(work))
+    for size in (100_000,) + ((1_000_000,) if args.million else ()):
+        result["recall"][str(size)] = recall(size)
+    result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(result, indent=2))
+    print("\n| photos | full query p50/p95 ms | rerank top-50 p50 ms | HNSW p50 ms | "
+          "exact p50 ms | HNSW speed-up |")
+    print("|---|---|---|---|---|---|")
+    for size, row in result["latency"].items():
+        print(f"| {size} | {row['full_query']['p50_ms']} / {row['full_query']['p95_ms']} | "
+              f"{row['rerank_only']['p50_ms']} | {row['hnsw']['p50_ms']} | "
+              f"{row['exact']['p50_ms']} | {row['hnsw_speedup_vs_exact']}× |")
+    for size, row in result["recall"].items():
+        print(f"\nHNSW recall@10 at {size}: {row['recall@10']} (build {row['build_s']} s)")
+
+
+if __name__ == "__main__":
+    main()
