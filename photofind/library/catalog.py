@@ -172,6 +172,12 @@ class Catalog:
         with self.transaction() as db:
             db.execute("UPDATE roots SET online=? WHERE id=?", (int(online), root_id))
 
+    def offline_photo_ids(self) -> set[int]:
+        """Photos on roots marked offline (kept, but not served)."""
+        return {r[0] for r in self._query(
+            "SELECT photos.id FROM photos JOIN roots ON roots.id = photos.root_id "
+            "WHERE roots.online = 0")}
+
     def remove_root(self, root_id: int) -> list[int]:
         """Forget a root and its photos; returns the removed photo ids."""
         with self.transaction() as db:
