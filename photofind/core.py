@@ -22,9 +22,18 @@ from photofind.embed.model import ModelSpec
 from photofind.index.hnsw import HnswParams, VectorIndex
 from photofind.library import paths
 from photofind.library.catalog import Catalog, PhotoRow
-from photofind.library.decode import PhotoError, PreparedPhoto, open_photo, to_model_array
+from photofind.library.decode import (
+    PhotoError,
+    PreparedPhoto,
+    open_photo,
+    sidecar_stamp,
+    to_model_array,
+)
+from photofind.library.metadata import read_metadata, sidecar_paths
 from photofind.library.pipeline import DecodePool
 from photofind.library.scan import FileEntry, is_photo_name, scan
+from photofind.search.filters import SearchFilters
+from photofind.search.hybrid import fts_query, fuse
 
 Progress = Callable[[int, int, str], None]
 SAVE_EVERY = 2000  # photos between intermediate index saves
@@ -54,11 +63,13 @@ class IndexReport:
     removed: int = 0
     errors: int = 0
     encoded: int = 0
+    metadata_updated: int = 0
     cancelled: bool = False
     problems: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = [f"{self.added} new", f"{self.updated} changed", f"{self.moved} moved",
+                 f"{self.metadata_updated} with new captions/tags",
                  f"{self.removed} removed", f"{self.unchanged} unchanged",
                  f"{self.errors} unreadable"]
         return ", ".join(parts) + (" (cancelled)" if self.cancelled else "")
@@ -67,7 +78,8 @@ class IndexReport:
 @dataclass
 class SearchResult:
     photo: PhotoRow
-    score: float
+    score: float | None  # cosine similarity; None when listing by filters alone
+    text_match: bool = False  # a caption or tag matched the query words
 
     @property
     def path(self) -> str:
@@ -76,7 +88,8 @@ class SearchResult:
     def as_dict(self) -> dict:
         row = asdict(self.photo)
         row.pop("raw_path")
-        return {"path": self.path, "score": round(self.score, 6), **row}
+        score = None if self.score is None else round(self.score, 6)
+        return {"path": self.path, "score": score, "text_match": self.text_match, **row}
 
 
 @dataclass
@@ -111,9 +124,10 @@ class PhotoLibrary:
     def embedder(self):
         with self._lock:
             if self._embedder is None:
+                from photofind.adapt.library import load_active
                 from photofind.embed.encoder import Embedder  # torch import only when needed
 
-                self._embedder = Embedder.load(self.model_spec, self.device)
+                self._embedder = load_active(self, Embedder.load(self.model_spec, self.device))
                 self.catalog.set_meta("model_spec", json.dumps(asdict(self.model_spec)))
             return self._embedder
 
@@ -126,8 +140,8 @@ class PhotoLibrary:
     def model_key(self) -> str:
         return self.embedder.key
 
-    def index_file(self) -> Path:
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", self.model_key).strip("-")
+    def index_file(self, model_key: str | None = None) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", model_key or self.model_key).strip("-")
         return self.data_dir / "index" / f"{slug}.hnsw"
 
     @property
@@ -167,10 +181,11 @@ class PhotoLibrary:
         """Bring the catalog and index up to date with folders (or single photos): new and
         changed files are embedded, unchanged ones skipped, moved ones re-pointed by content
         hash, vanished ones removed, unreadable ones recorded with their reason."""
-        report, jobs, vanished = IndexReport(), [], []
+        report, jobs, vanished, meta_jobs = IndexReport(), [], [], []
         for target in targets:
-            self._plan(Path(target), report, jobs, vanished)
-        report.scanned = report.unchanged + len(jobs)
+            self._plan(Path(target), report, jobs, vanished, meta_jobs)
+        report.scanned = report.unchanged + len(jobs) + len(meta_jobs)
+        self._refresh_metadata(meta_jobs, report)
         if jobs:
             self._process(jobs, report, progress, cancel)
         if not report.cancelled:
@@ -183,7 +198,8 @@ class PhotoLibrary:
             self._save_index()
         return report
 
-    def _plan(self, target: Path, report: IndexReport, jobs: list, vanished: list) -> None:
+    def _plan(self, target: Path, report: IndexReport, jobs: list, vanished: list,
+              meta_jobs: list) -> None:
         target = Path(os.path.abspath(target.expanduser()))
         if not self._root_reachable(target, report):
             return
@@ -192,13 +208,14 @@ class PhotoLibrary:
             found = scan(target)
             report.problems += [(paths.to_text(os.fsdecode(p)), why) for p, why in found.problems]
             known = {row.raw_path: row for row in self.catalog.photos_in_folder(target)}
-            entries = found.files
+            entries, sidecar_folders = found.files, found.sidecar_folders
         elif target.is_file() and is_photo_name(target.name):
             root_id = self.catalog.root_for(target)
             stat = target.stat()
             entries = [FileEntry(paths.to_raw(target), stat.st_size, stat.st_mtime)]
             row = self.catalog.photo_by_path(target)
             known = {row.raw_path: row} if row else {}
+            sidecar_folders = {os.fsencode(str(target.parent))}
         else:
             report.problems.append((str(target), "not found, or not a photo or folder"))
             return
@@ -207,10 +224,40 @@ class PhotoLibrary:
             row = known.pop(entry.raw_path, None)
             if row and row.size == entry.size and row.mtime == entry.mtime and \
                     (row.error is not None or row.id in embedded):
-                report.unchanged += 1
+                stamp = "" if os.path.dirname(entry.raw_path) not in sidecar_folders else \
+                    sidecar_stamp([str(p) for p in sidecar_paths(paths.from_raw(entry.raw_path))])
+                if row.error is None and stamp != row.meta_stamp:
+                    meta_jobs.append(row)
+                else:
+                    report.unchanged += 1
             else:
                 jobs.append((root_id, entry, row))
         vanished.extend(known.values())
+
+    def _refresh_metadata(self, rows: list[PhotoRow], report: IndexReport) -> None:
+        """Sidecar edits: captions, tags and dates re-read, the embedding kept."""
+        for row in rows:
+            metadata = read_metadata(row.file)
+            with self.catalog.transaction() as db:
+                db.execute("UPDATE photos SET meta_stamp=? WHERE id=?",
+                           (sidecar_stamp(metadata.sidecars), row.id))
+                self._save_metadata(db, row.id, metadata)
+            report.metadata_updated += 1
+
+    def _save(self, db, root_id, prepared: PreparedPhoto) -> int:
+        """Write one photo's file facts, metadata and texts inside transaction ``db``."""
+        photo_id = self.catalog.save_photo(db, root_id, prepared.raw_path, _fields(prepared))
+        if prepared.metadata is not None:
+            self._save_metadata(db, photo_id, prepared.metadata)
+        return photo_id
+
+    def _save_metadata(self, db, photo_id: int, metadata) -> None:
+        lat, lon = metadata.gps or (None, None)
+        db.execute("UPDATE photos SET taken_at=?, taken_at_source=?, camera_make=?, "
+                   "camera_model=?, gps_lat=?, gps_lon=? WHERE id=?",
+                   (metadata.taken_at, metadata.taken_at_source, metadata.camera_make,
+                    metadata.camera_model, lat, lon, photo_id))
+        self.catalog.set_texts(db, photo_id, metadata.texts)
 
     def _process(self, jobs: list, report: IndexReport, progress: Progress | None,
                  cancel: CancelToken | None) -> None:
@@ -245,7 +292,7 @@ class PhotoLibrary:
         if row is not None and row.content_hash == prepared.content_hash and row.error is None \
                 and row.id in self.catalog.embedded_ids(key):
             with self.catalog.transaction() as db:
-                self.catalog.save_photo(db, root_id, prepared.raw_path, _fields(prepared))
+                self._save(db, root_id, prepared)
             report.unchanged += 1
             return True
         if row is not None:
@@ -259,9 +306,10 @@ class PhotoLibrary:
             if moved_from is not None:
                 self.catalog.move_photo(db, moved_from.id, prepared.raw_path, root_id,
                                         prepared.mtime)
+                self._save(db, root_id, prepared)
                 report.moved += 1
                 return True
-            photo_id = self.catalog.save_photo(db, root_id, prepared.raw_path, _fields(prepared))
+            photo_id = self._save(db, root_id, prepared)
             _, vectors = self.catalog.embeddings(key, [twins[0].id])
             self.catalog.set_embedding(db, photo_id, key, vectors[0])
         self.vectors.add([photo_id], vectors)
@@ -279,8 +327,7 @@ class PhotoLibrary:
         ids = []
         with self.catalog.transaction() as db:
             for pending, vector in zip(batch, vectors):
-                photo_id = self.catalog.save_photo(db, pending.root_id, pending.prepared.raw_path,
-                                                   _fields(pending.prepared))
+                photo_id = self._save(db, pending.root_id, pending.prepared)
                 self.catalog.set_embedding(db, photo_id, self.model_key, vector)
                 ids.append(photo_id)
         self.vectors.add(ids, vectors)
@@ -397,29 +444,101 @@ class PhotoLibrary:
                                           "kept and come back when it returns"))
         return present
 
-    def _search_online(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Photos of offline roots stay in the catalog but are not served (k is capped to
-        what may be served: the index retries smaller k while too few labels pass)."""
-        hidden = self.catalog.offline_photo_ids()
-        if not hidden:
-            return self.vectors.search(query, k)
-        k = min(k, len(self.vectors.ids - hidden))
-        return self.vectors.search(query, k, lambda photo_id: photo_id not in hidden)
-
     # -- searching ------------------------------------------------------------------------
     def search(self, text: str | None = None, image: str | os.PathLike | None = None,
-               k: int = 20, min_score: float | None = None) -> list[SearchResult]:
-        """Text or image query → top-k photos by cosine similarity, best first."""
+               k: int = 20, min_score: float | None = None,
+               filters: SearchFilters | None = None, hybrid: bool = True) -> list[SearchResult]:
+        """Text or image query → top-k photos, best first. Text queries also match captions
+        and tags (fused by rank) unless ``hybrid`` is off; filters narrow any query, and
+        with no query list the matching photos newest first."""
+        filters = filters or SearchFilters()
+        allowed = self._allowed_ids(filters)
+        has_text = bool(text and text.strip())
+        if image is None and not has_text:
+            if not filters.active():
+                raise ValueError("Give a text query, an image, or a filter.")
+            return self._browse(allowed, k)
         if not self.catalog.counts()["photos"]:
             raise ValueError("The library is empty: index a folder first (photofind index DIR).")
-        if image is not None:
-            query = self.image_vector(image)
-        elif text and text.strip():
-            query = self.embedder.encode_texts([text.strip()])[0]
-        else:
-            raise ValueError("Give a text query or an image.")
-        hits = self._search_online(query, k)
-        return self._results(hits, min_score)
+        query = self.image_vector(image) if image is not None else \
+            self.embedder.encode_texts([text.strip()])[0]
+        use_text = hybrid and has_text and image is None
+        pool = max(k, 100) if use_text else k
+        hits = self.vectors.search(query, pool, allowed.__contains__ if allowed is not None
+                                   else None)
+        cosine = dict(hits)
+        order, matched = [pid for pid, _ in hits], set()
+        fts = fts_query(text) if use_text else None
+        if fts:
+            text_ids = [pid for pid, _ in self.catalog.text_matches(fts, pool)
+                        if (allowed is None or pid in allowed) and pid in self.vectors.ids]
+            matched = set(text_ids)
+            for pid in matched - cosine.keys():
+                cosine[pid] = float(self.vectors.vector(pid) @ query)
+            order = fuse(order, text_ids)
+        results = []
+        for photo_id in order:
+            if min_score is not None and cosine[photo_id] < min_score and \
+                    photo_id not in matched:
+                continue
+            row = self.catalog.photo(photo_id)
+            if row is not None:
+                results.append(SearchResult(row, cosine[photo_id], photo_id in matched))
+            if len(results) == k:
+                break
+        return results
+
+    def _allowed_ids(self, filters: SearchFilters) -> set[int] | None:
+        """Photo ids a search may return, or None for "all" (the fast path)."""
+        offline = [rid for rid, _, _, online in self.catalog.roots() if not online]
+        if not filters.active() and not offline:
+            return None
+        where, args = filters.where()
+        if offline:
+            where += f" AND COALESCE(photos.root_id, -1) NOT IN ({','.join('?' * len(offline))})"
+            args += offline
+        return {row.id for row in self.catalog.photos(where, args)}
+
+    def _browse(self, allowed: set[int] | None, k: int) -> list[SearchResult]:
+        rows = [self.catalog.photo(pid) for pid in (allowed or ())]
+        rows = sorted((r for r in rows if r), key=lambda r: (r.taken_at or "", r.path),
+                      reverse=True)
+        return [SearchResult(row, None) for row in rows[:k]]
+
+    def photo_details(self, photo: int | str | os.PathLike) -> dict | None:
+        """Everything known about one photo: file facts, metadata, texts with sources."""
+        row = self.catalog.photo(photo) if isinstance(photo, int) else \
+            self.catalog.photo_by_path(photo)
+        if row is None:
+            return None
+        details = asdict(row)
+        details.pop("raw_path")
+        details["texts"] = self.catalog.texts(row.id)
+        embedded = self.catalog.photos("id=? AND id IN (SELECT photo_id FROM embeddings)",
+                                       (row.id,))
+        details["index_status"] = "unreadable: " + row.error if row.error else \
+            ("indexed" if embedded else "waiting to be indexed")
+        details["sidecars"] = [str(p) for p in sidecar_paths(row.file)]
+        return details
+
+    def import_captions(self, csv_path: str | os.PathLike) -> tuple[int, list[str]]:
+        """Add captions/tags from a path,caption,tags CSV; returns (photos updated, unknown
+        paths). Imported texts survive metadata re-reads."""
+        from photofind.library.metadata import CSV_SOURCE, TextItem, read_captions_csv
+
+        updated, unknown = 0, []
+        table = read_captions_csv(Path(csv_path))
+        with self.catalog.transaction() as db:
+            for path, (captions, tags) in table.items():
+                row = self.catalog.photo_by_path(path)
+                if row is None:
+                    unknown.append(path)
+                    continue
+                items = [TextItem("caption", c, CSV_SOURCE, str(csv_path)) for c in captions]
+                items += [TextItem("tag", t, CSV_SOURCE, str(csv_path)) for t in tags]
+                self.catalog.add_texts(db, row.id, items)
+                updated += 1
+        return updated, unknown
 
     def image_vector(self, image: str | os.PathLike) -> np.ndarray:
         """An indexed photo's stored vector, or a fresh encoding of any image file."""
@@ -469,7 +588,7 @@ class PhotoLibrary:
 
 
 def _fields(prepared: PreparedPhoto) -> dict:
-    return {"size": prepared.size, "mtime": prepared.mtime,
+    return {"size": prepared.size, "mtime": prepared.mtime, "meta_stamp": prepared.meta_stamp,
             "content_hash": prepared.content_hash, "width": prepared.width,
             "height": prepared.height, "error": prepared.error}
 

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import EXIF_SAMPLES, FLICKR, copy_photos
 from photofind.library.decode import PhotoError, PrepSpec, open_photo, prepare_photo
 from photofind.library.scan import scan
+
+from conftest import EXIF_SAMPLES, FLICKR, copy_photos
 
 
 def checksums(folder):

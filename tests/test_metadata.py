@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
@@ -24,6 +23,8 @@ from photofind.library.metadata import (
     read_metadata,
     sidecar_paths,
 )
+
+from conftest import SHARED
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metadata"
 SAMPLES = SHARED / "data" / "exif-samples"
@@ -597,3 +598,10 @@ def test_camera_junk_in_samples_and_real_comments_kept():
     assert texts("jpg/exif-org/kodak-dc210.jpg") == [
         "Lovely smoke effect here, of which I'm secretly very proud."
     ]
+
+
+def test_flickr_photos_carry_only_software_stamps():
+    """The shared Flickr8k JPEG comments are all editor stamps ("AppleMark", Photoshop...)."""
+    photos = sorted((SHARED / "data" / "flickr8k" / "images").glob("*.jpg"))
+    stamped = [p for p in photos if b"AppleMark" in p.read_bytes()[:4096]]
+    assert stamped and all(read_metadata(p).texts == [] for p in stamped)

@@ -11,9 +11,10 @@ import textwrap
 import pytest
 import torch
 
-from conftest import copy_photos
 from photofind.core import PhotoLibrary
 from photofind.embed.model import ModelSpec, ModelUnavailable, load_model
+
+from conftest import copy_photos
 from tinymodel import TINY_CNN, write_tiny_model
 
 
@@ -86,7 +87,7 @@ def test_unknown_tag_and_missing_file_are_clear(tmp_path):
 def test_named_model_loads_from_hugging_face_cache_offline(tmp_path):
     """ViT-B-32 / laion2b_s34b_b79k through open_clip's real hub path: random weights of that
     architecture placed in a temporary HF cache in the layout huggingface_hub reads."""
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import os, json, hashlib, pathlib, open_clip
         from safetensors.torch import save_file
         hub = pathlib.Path(os.environ["HF_HOME"]) / "hub"
@@ -94,7 +95,7 @@ def test_named_model_loads_from_hugging_face_cache_offline(tmp_path):
         model = open_clip.create_model("ViT-B-32")
         blob = repo / "blobs" / "tmp"
         blob.parent.mkdir(parents=True)
-        save_file({{k: v.contiguous() for k, v in model.state_dict().items()}}, str(blob))
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(blob))
         digest = hashlib.sha256(blob.read_bytes()).hexdigest()
         blob = blob.rename(blob.parent / digest)
         snap = repo / "snapshots" / ("0" * 40)
@@ -104,8 +105,8 @@ def test_named_model_loads_from_hugging_face_cache_offline(tmp_path):
         (repo / "refs" / "main").write_text("0" * 40)
         from photofind.embed.model import load_model, ModelSpec
         loaded = load_model(ModelSpec(), "cpu")
-        print(json.dumps({{"key": loaded.key, "digest": digest,
-                          "size": loaded.preprocess_cfg["size"]}}))
+        print(json.dumps({"key": loaded.key, "digest": digest,
+                          "size": loaded.preprocess_cfg["size"]}))
     """)
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,

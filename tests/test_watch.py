@@ -17,12 +17,13 @@ import time
 
 import numpy as np
 import pytest
-from conftest import copy_photos
 from PIL import Image, ImageOps
 from watchdog.events import FileCreatedEvent, FileMovedEvent
 
 from photofind.library.changes import ChangeSet, sidecar_owners
 from photofind.library.watch import OFFLINE, POLLING, WATCHING, LibraryWatcher
+
+from conftest import copy_photos
 
 
 def wait_for(condition, timeout: float = 30.0, what: str = "condition"):

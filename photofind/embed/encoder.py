@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from photofind.embed.model import LoadedModel, ModelSpec, load_model
 from photofind.library.decode import PrepSpec
@@ -22,14 +23,30 @@ class Embedder:
         self.images_encoded = 0
         self.texts_encoded = 0
         self._dim: int | None = None
+        self.adaptation = None  # photofind.adapt.store.Adaptation, when the library has one
+        self._key = loaded.key
 
     @classmethod
     def load(cls, spec: ModelSpec = ModelSpec(), device: str | None = None) -> Embedder:
         return cls(load_model(spec, device))
 
     @property
-    def key(self) -> str:
+    def base_key(self) -> str:
+        """The frozen model's key: zero-shot embeddings are stored under it."""
         return self.loaded.key
+
+    @property
+    def key(self) -> str:
+        """Key of the image embeddings this embedder makes (adapted photos get their own)."""
+        return self._key
+
+    def adapted(self, adaptation) -> Embedder:
+        """A sibling embedder that encodes with ``adaptation`` (None: zero-shot)."""
+        twin = Embedder(self.loaded)
+        twin.adaptation = adaptation
+        if adaptation is not None and adaptation.touches_images:
+            twin._key = f"{self.loaded.key}|adapted:{adaptation.image_digest()}"
+        return twin
 
     @property
     def dim(self) -> int:
@@ -42,14 +59,21 @@ class Embedder:
     def encode_images(self, batch: np.ndarray) -> np.ndarray:
         """N×3×H×W preprocessed float32 → N×D unit vectors (float32)."""
         pixels = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
-        features = self.model.encode_image(pixels, normalize=True)
+        if self.adaptation is not None:
+            features = F.normalize(self.adaptation.encode_image(self.model, pixels), dim=-1)
+        else:
+            features = self.model.encode_image(pixels, normalize=True)
         self.image_batches += 1
         self.images_encoded += len(batch)
         return features.float().cpu().numpy()
 
     @torch.inference_mode()
     def encode_texts(self, texts: list[str]) -> np.ndarray:
-        tokens = self.loaded.tokenizer(list(texts)).to(self.device)
-        features = self.model.encode_text(tokens, normalize=True)
+        if self.adaptation is not None:
+            features = F.normalize(self.adaptation.encode_text(
+                self.model, self.loaded.tokenizer, list(texts)), dim=-1)
+        else:
+            tokens = self.loaded.tokenizer(list(texts)).to(self.device)
+            features = self.model.encode_text(tokens, normalize=True)
         self.texts_encoded += len(texts)
         return features.float().cpu().numpy()

@@ -20,7 +20,7 @@ import numpy as np
 
 from photofind.library import paths
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -58,6 +58,42 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX embeddings_model ON embeddings(model_key);
     """,
+    2: """
+    ALTER TABLE photos ADD COLUMN taken_at_source TEXT;
+    ALTER TABLE photos ADD COLUMN meta_stamp TEXT NOT NULL DEFAULT '';
+    CREATE INDEX photos_taken ON photos(taken_at);
+    CREATE TABLE texts(
+        id INTEGER PRIMARY KEY,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        source TEXT NOT NULL,
+        file TEXT NOT NULL,
+        hierarchy TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX texts_photo ON texts(photo_id);
+    CREATE INDEX texts_tag ON texts(kind, text COLLATE NOCASE);
+    CREATE VIRTUAL TABLE texts_fts USING fts5(
+        text, content='texts', content_rowid='id', tokenize='unicode61 remove_diacritics 2');
+    CREATE TRIGGER texts_ai AFTER INSERT ON texts BEGIN
+        INSERT INTO texts_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER texts_ad AFTER DELETE ON texts BEGIN
+        INSERT INTO texts_fts(texts_fts, rowid, text) VALUES('delete', old.id, old.text);
+    END
+    """,
+    3: """
+    CREATE TABLE embeddings_v3(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model_key TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY(photo_id, model_key)
+    );
+    INSERT INTO embeddings_v3 SELECT photo_id, model_key, vector FROM embeddings;
+    DROP TABLE embeddings;
+    ALTER TABLE embeddings_v3 RENAME TO embeddings;
+    CREATE INDEX embeddings_model ON embeddings(model_key)
+    """,
 }
 
 
@@ -79,6 +115,8 @@ class PhotoRow:
     gps_lon: float | None
     error: str | None
     indexed_at: float
+    taken_at_source: str | None = None
+    meta_stamp: str = ""
 
     @property
     def file(self) -> Path:
@@ -132,9 +170,8 @@ class Catalog:
                     f"{self.path} was written by a newer photofind (schema {current}); "
                     f"this version understands up to {SCHEMA_VERSION}")
             for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                for statement in _statements(MIGRATIONS[version]):
+                    db.execute(statement)
             db.execute("INSERT OR REPLACE INTO meta VALUES('schema_version', ?)",
                        (str(SCHEMA_VERSION),))
 
@@ -171,12 +208,6 @@ class Catalog:
     def set_root_online(self, root_id: int, online: bool) -> None:
         with self.transaction() as db:
             db.execute("UPDATE roots SET online=? WHERE id=?", (int(online), root_id))
-
-    def offline_photo_ids(self) -> set[int]:
-        """Photos on roots marked offline (kept, but not served)."""
-        return {r[0] for r in self._query(
-            "SELECT photos.id FROM photos JOIN roots ON roots.id = photos.root_id "
-            "WHERE roots.online = 0")}
 
     def remove_root(self, root_id: int) -> list[int]:
         """Forget a root and its photos; returns the removed photo ids."""
@@ -245,12 +276,59 @@ class Catalog:
     def errors(self) -> list[tuple[str, str]]:
         return self._query("SELECT path, error FROM photos WHERE error IS NOT NULL ORDER BY path")
 
+    # -- captions and tags ------------------------------------------------------------------
+    def set_texts(self, db: sqlite3.Connection, photo_id: int, items, keep_sources=("csv-import",)
+                  ) -> None:
+        """Replace a photo's texts read from its files; imported ones (CSV) are kept."""
+        marks = ",".join("?" * len(keep_sources))
+        db.execute(f"DELETE FROM texts WHERE photo_id=? AND source NOT IN ({marks})",
+                   (photo_id, *keep_sources))
+        self.add_texts(db, photo_id, items)
+
+    def add_texts(self, db: sqlite3.Connection, photo_id: int, items) -> None:
+        existing = {(k, t.casefold()) for k, t in db.execute(
+            "SELECT kind, text FROM texts WHERE photo_id=?", (photo_id,))}
+        for item in items:
+            if (item.kind, item.text.casefold()) in existing:
+                continue
+            existing.add((item.kind, item.text.casefold()))
+            db.execute("INSERT INTO texts(photo_id, kind, text, source, file, hierarchy) "
+                       "VALUES(?,?,?,?,?,?)", (photo_id, item.kind, item.text, item.source,
+                                               paths.to_text(item.file),
+                                               "|".join(item.hierarchy)))
+
+    def texts(self, photo_id: int) -> list[dict]:
+        rows = self._query("SELECT kind, text, source, file, hierarchy FROM texts "
+                           "WHERE photo_id=? ORDER BY id", (photo_id,))
+        return [dict(zip(("kind", "text", "source", "file", "hierarchy"), r)) for r in rows]
+
+    def all_texts(self, kinds=("caption", "title", "tag", "person")) -> list[tuple[int, str, str]]:
+        """(photo_id, kind, text) of every usable photo: the training data of adaptation."""
+        marks = ",".join("?" * len(kinds))
+        return self._query(
+            f"SELECT t.photo_id, t.kind, t.text, t.hierarchy FROM texts t JOIN photos p "
+            f"ON p.id=t.photo_id WHERE p.error IS NULL AND t.kind IN ({marks}) ORDER BY t.id",
+            kinds)
+
+    def text_matches(self, fts_query: str, limit: int) -> list[tuple[int, float]]:
+        """(photo_id, bm25) best first; a photo's best-matching text counts."""
+        return self._query(
+            "SELECT t.photo_id, MIN(m.score) AS best FROM (SELECT rowid, rank AS score "
+            "FROM texts_fts WHERE texts_fts MATCH ?) m JOIN texts t ON t.id = m.rowid "
+            "GROUP BY t.photo_id ORDER BY best, t.photo_id LIMIT ?", (fts_query, limit))
+
     # -- embeddings -----------------------------------------------------------------------
     def set_embedding(self, db: sqlite3.Connection, photo_id: int, model_key: str,
                       vector: np.ndarray) -> None:
-        db.execute("INSERT OR REPLACE INTO embeddings VALUES(?,?,?)",
+        db.execute("INSERT OR REPLACE INTO embeddings(photo_id, model_key, vector) VALUES(?,?,?)",
                    (photo_id, model_key, np.asarray(vector, np.float16).tobytes()))
         self._bump_version(db)
+
+    def drop_model(self, model_key: str) -> None:
+        """Forget every embedding of one model key (e.g. a reset adaptation)."""
+        with self.transaction() as db:
+            if db.execute("DELETE FROM embeddings WHERE model_key=?", (model_key,)).rowcount:
+                self._bump_version(db)
 
     def drop_embedding(self, db: sqlite3.Connection, photo_id: int) -> None:
         if db.execute("DELETE FROM embeddings WHERE photo_id=?", (photo_id,)).rowcount:
@@ -262,18 +340,22 @@ class Catalog:
 
     def embeddings(self, model_key: str, ids: Iterable[int] | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
-        """(ids int64, vectors float32 N×D) stored for ``model_key``."""
+        """(ids int64, vectors float32 N×D) stored for ``model_key`` (in ``ids`` order)."""
+        ids = None if ids is None else list(ids)
         if ids is None:
             rows = self._query("SELECT photo_id, vector FROM embeddings WHERE model_key=? "
                                "ORDER BY photo_id", (model_key,))
         else:
             rows = []
-            for chunk in _chunks(list(ids), 500):
+            for chunk in _chunks(ids, 500):
                 rows += self._query(
                     f"SELECT photo_id, vector FROM embeddings WHERE model_key=? AND photo_id IN "
                     f"({','.join('?' * len(chunk))}) ORDER BY photo_id", (model_key, *chunk))
         if not rows:
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        if ids is not None:  # in the order asked for
+            position = {pid: i for i, pid in enumerate(ids)}
+            rows.sort(key=lambda r: position[r[0]])
         ids_out = np.fromiter((r[0] for r in rows), np.int64, len(rows))
         vectors = np.stack([np.frombuffer(r[1], np.float16) for r in rows]).astype(np.float32)
         return ids_out, vectors
@@ -287,6 +369,19 @@ class Catalog:
     def _bump_version(self, db: sqlite3.Connection) -> None:
         db.execute("INSERT INTO meta VALUES('embedding_version', '1') ON CONFLICT(key) DO "
                    "UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements, keeping trigger bodies (BEGIN … END) whole."""
+    buffer = ""
+    for part in script.split(";"):
+        buffer += part
+        if buffer.strip() and (buffer.count("BEGIN") == buffer.count("END") or
+                               "TRIGGER" not in buffer):
+            yield buffer.strip()
+            buffer = ""
+        elif buffer.strip():
+            buffer += ";"
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

@@ -12,9 +12,12 @@ import io
 import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from photofind.library.metadata import PhotoMetadata, read_metadata
 
 try:  # HEIC/HEIF/AVIF support is optional at import time but pinned in pyproject.
     import pillow_heif
@@ -73,6 +76,8 @@ class PreparedPhoto:
     height: int | None = None
     array: np.ndarray | None = None
     error: str | None = None
+    metadata: PhotoMetadata | None = None
+    meta_stamp: str = ""
 
 
 class PhotoError(Exception):
@@ -176,6 +181,8 @@ def prepare_photo(raw_path: bytes, spec: PrepSpec) -> PreparedPhoto:
         image = open_photo(data, spec.max_pixels, draft_size=spec.size)
         result.width, result.height = _original_size(data, image)
         result.array = to_model_array(image, spec)
+        result.metadata = read_metadata(Path(os.fsdecode(raw_path)))
+        result.meta_stamp = sidecar_stamp(result.metadata.sidecars)
     except PhotoError as exc:
         result.error = str(exc)
     except PermissionError:
@@ -185,6 +192,17 @@ def prepare_photo(raw_path: bytes, spec: PrepSpec) -> PreparedPhoto:
     except OSError as exc:
         result.error = f"could not read file: {exc.strerror or exc}"
     return result
+
+
+def sidecar_stamp(sidecars: list[str]) -> str:
+    """Names and mtimes of a photo's sidecars: when this changes, metadata is read again."""
+    parts = []
+    for sidecar in sidecars:
+        try:
+            parts.append(f"{os.path.basename(sidecar)}:{os.stat(sidecar).st_mtime_ns}")
+        except OSError:
+            continue
+    return ";".join(parts)
 
 
 def _original_size(data: bytes, decoded: Image.Image) -> tuple[int, int]:

@@ -90,12 +90,16 @@ JUNK_TEXTS = frozenset(
         "untitled",
         "no title",
         "created with gimp",
+        "applemark",  # old Apple imaging software stamps this into JPEG comments
+        "acd systems digital imaging",
+        "optimized by jpegmini",
     }
 )
 _JUNK_PATTERN = re.compile(
     r"(?:[\w-]+ ){0,3}digital (?:still )?camera"  # "SANYO DIGITAL CAMERA" and kin
     r"|[0-9a-f]{32,}"  # hashes some apps leave in comments
     r"|(?:created|edited|comment) (?:with|in|by) gimp.*|lead technologies.*"  # editors' stamps
+    r"|file written by adobe photoshop.*|creator: gd-jpeg.*|intel\(r\) jpeg library.*"
     r"|(?:img|dsc[nf]?|pict|p|dcp|_mg|cimg)[_-]?\d{3,}(?:\.\w{3,4})?",  # camera file names
 )
 

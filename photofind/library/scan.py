@@ -13,6 +13,9 @@ PHOTO_EXTENSIONS = frozenset({
 })
 
 
+SIDECAR_EXTENSIONS = frozenset({".xmp", ".json", ".txt"})
+
+
 @dataclass(frozen=True)
 class FileEntry:
     raw_path: bytes
@@ -24,6 +27,10 @@ class FileEntry:
 class ScanResult:
     files: list[FileEntry] = field(default_factory=list)
     problems: list[tuple[bytes, str]] = field(default_factory=list)  # (path, reason)
+    sidecar_folders: set[bytes] = field(default_factory=set)  # folders holding .xmp/.json/.txt
+
+
+_SIDECAR_BYTES = frozenset(os.fsencode(ext) for ext in SIDECAR_EXTENSIONS)
 
 
 def is_photo_name(name: str | bytes) -> bool:
@@ -68,5 +75,7 @@ def _walk(folder: bytes, seen: set[tuple[int, int]], result: ScanResult) -> Iter
                 st = entry.stat(follow_symlinks=True)
                 if stat.S_ISREG(st.st_mode):
                     yield FileEntry(entry.path, st.st_size, st.st_mtime)
+            elif os.path.splitext(entry.name)[1].lower() in _SIDECAR_BYTES:
+                result.sidecar_folders.add(folder)
         except OSError as exc:  # broken link, permission, vanished meanwhile
             result.problems.append((entry.path, f"cannot read: {exc.strerror}"))

@@ -1,0 +1,176 @@
+"""Adaptation as a library operation: train, re-embed beside the old index, swap, reset.
+
+The zero-shot embeddings stay in the catalog, so going back to zero-shot is instant, and the
+adapted ones are written under their own model key: until the new index is complete the old
+one keeps serving, and a cancelled or failed run changes nothing the user sees.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from photofind.adapt.data import build_data, usable_counts
+from photofind.adapt.store import Adaptation, AdaptConfig
+from photofind.adapt.trainer import AdaptProgress, AdaptResult, PromptTrainer
+from photofind.index.hnsw import VectorIndex
+
+DEFAULT_VARIANTS = (AdaptConfig(text=True, visual=True),
+                    AdaptConfig(text=True, visual=False, adapter=True))
+
+
+def _meta_key(base_key: str) -> str:
+    return f"adaptation:{base_key}"
+
+
+def adaptation_dir(lib, base_key: str) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", base_key).strip("-")
+    return lib.data_dir / "adapt" / slug
+
+
+def load_active(lib, embedder):
+    """The embedder the library should use: adapted if an adaptation is active."""
+    path = lib.catalog.get_meta(_meta_key(embedder.base_key))
+    if not path or not Path(path).exists():
+        return embedder
+    adaptation = Adaptation.load(Path(path), embedder.model, embedder.loaded.tokenizer,
+                                 embedder.prep.size, embedder.dim).to(embedder.device)
+    forget_removed_concepts(lib, adaptation)
+    return embedder.adapted(adaptation)
+
+
+def forget_removed_concepts(lib, adaptation) -> None:
+    """A concept whose tag is gone from every photo stops answering queries."""
+    if adaptation.text is None or not adaptation.config.concepts:
+        return
+    tags = {text.casefold() for _, kind, text, _ in lib.catalog.all_texts(("tag", "person"))}
+    for key, names in list(adaptation.config.concepts.items()):
+        if names[0].casefold() not in tags:
+            adaptation.text.vocabulary.remove(key)
+            del adaptation.config.concepts[key]
+
+
+def concepts(lib) -> list[dict]:
+    """The active adaptation's concepts with their validation numbers."""
+    adaptation = lib.embedder.adaptation
+    if adaptation is None:
+        return []
+    report = adaptation.meta.get("concepts", {})
+    return [{k: v for k, v in report[key].items() if k != "prototype"}
+            for key in adaptation.config.concepts if key in report]
+
+
+def usable(lib) -> dict[str, int]:
+    """How many photos could teach adaptation (shown before starting it)."""
+    ok = [row.id for row in lib.catalog.photos("error IS NULL")]
+    return usable_counts(lib.catalog.all_texts(), ok)
+
+
+def adapt(lib, variants=DEFAULT_VARIANTS, progress: Callable[[AdaptProgress], None] | None = None,
+          cancel=None, seed: int = 0) -> AdaptResult:
+    """Train each variant, keep the best that beats zero-shot on validation, re-embed."""
+    base = lib.embedder.adapted(None)
+    ids, _ = lib.catalog.embeddings(base.key)
+    if not len(ids):
+        raise ValueError("Index some photos before adapting.")
+    data = build_data(lib.catalog.all_texts(), ids.tolist(), seed=seed)
+    workdir = adaptation_dir(lib, base.key)
+    best: AdaptResult | None = None
+    results = []
+    for variant in variants:
+        config = replace(variant, seed=seed)
+        trainer = PromptTrainer(
+            base.model, base.loaded.tokenizer, data, config,
+            zero_shot=lambda chunk: lib.catalog.embeddings(base.key, chunk)[1],
+            pixels=lambda chunk: _pixels(lib, base, chunk), image_size=base.prep.size,
+            workdir=workdir / config.variant.replace("+", "_"), progress=progress,
+            cancel=cancel)
+        result = trainer.run()
+        results.append(result)
+        if result.cancelled:
+            return result
+        if result.kept and (best is None or result.after["score"] > best.after["score"]):
+            best = result
+    if best is None:
+        return max(results, key=lambda r: r.after["score"])  # nothing beat zero-shot
+    best.adaptation.meta["compared"] = {r.variant: r.after for r in results}
+    path = workdir / f"{best.variant.replace('+', '_')}.safetensors"
+    best.adaptation.save(path)
+    activate(lib, base, path, progress, cancel)
+    return best
+
+
+def activate(lib, base, path: Path, progress=None, cancel=None) -> None:
+    """Re-embed with the adaptation's image side into a new index, then switch to it."""
+    adaptation = Adaptation.load(path, base.model, base.loaded.tokenizer, base.prep.size,
+                                 base.dim).to(base.device)
+    adapted = base.adapted(adaptation)
+    if adaptation.touches_images:
+        _reembed(lib, base, adapted, progress, cancel)
+        if cancel is not None and cancel.cancelled:
+            return
+    lib.catalog.set_meta(_meta_key(base.key), str(path))
+    lib.embedder = adapted
+
+
+def reset(lib) -> None:
+    """Back to zero-shot: drop the adaptation, its embeddings and its index."""
+    base = lib.embedder.adapted(None)
+    adapted_key = lib.embedder.key
+    lib.catalog.set_meta(_meta_key(base.key), "")
+    lib.embedder = base
+    if adapted_key != base.key:
+        lib.catalog.drop_model(adapted_key)
+    shutil.rmtree(adaptation_dir(lib, base.key), ignore_errors=True)
+
+
+def _reembed(lib, base, adapted, progress, cancel) -> None:
+    ids, vectors = lib.catalog.embeddings(base.key)
+    done = set(lib.catalog.embedded_ids(adapted.key))
+    todo = [int(i) for i in ids if int(i) not in done]
+    if adapted.adaptation.visual is None:  # residual adapter: from stored embeddings
+        import torch
+
+        with torch.no_grad():
+            new = adapted.adaptation.adapter(torch.from_numpy(vectors).to(base.device))
+            new = torch.nn.functional.normalize(new, dim=-1).cpu().numpy()
+        _store(lib, adapted.key, ids.tolist(), new)
+    else:
+        batch_ids, batch = [], []
+        for count, (photo_id, array) in enumerate(_pixels(lib, base, todo), 1):
+            batch_ids.append(photo_id)
+            batch.append(array)
+            if len(batch) == lib.batch_size or count == len(todo):
+                _store(lib, adapted.key, batch_ids, adapted.encode_images(np.stack(batch)))
+                batch_ids, batch = [], []
+                if progress:
+                    progress(AdaptProgress("re-embedding", step=count, steps=len(todo)))
+                if cancel is not None and cancel.cancelled:
+                    return
+    ids, vectors = lib.catalog.embeddings(adapted.key)
+    index = VectorIndex.build(ids, vectors, vectors.shape[1], lib.hnsw)
+    path = lib.index_file(adapted.key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    index.save(path, {"model_key": adapted.key, "version": lib.catalog.embedding_version()})
+
+
+def _store(lib, key: str, ids: list[int], vectors: np.ndarray) -> None:
+    with lib.catalog.transaction() as db:
+        for photo_id, vector in zip(ids, vectors):
+            lib.catalog.set_embedding(db, photo_id, key, vector)
+
+
+def _pixels(lib, embedder, ids: list[int]):
+    """(photo id, model-ready array) for catalog photos, decoded in the worker pool."""
+    rows = {row.raw_path: row.id for row in
+            (lib.catalog.photo(i) for i in ids) if row is not None}
+    for prepared in lib.pool.prepare(list(rows), embedder.prep):
+        if prepared.array is not None:
+            yield rows[prepared.raw_path], prepared.array
+
+

@@ -1,0 +1,146 @@
+"""An adaptation: the trained prompt/adapter tensors of one library and one model.
+
+Saved as safetensors (tensors only: nothing executable) plus a JSON file with the model key,
+configuration, parameter counts and before/after validation metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from photofind.adapt.prompts import ImageAdapter, TextPrompt, VisualPrompt
+
+
+@dataclass
+class AdaptConfig:
+    text: bool = True  # learned context vectors for queries
+    visual: bool = True  # VPT tokens (ViT) or a pixel border (other towers)
+    adapter: bool = False  # residual MLP on the image embedding (CLIP-Adapter)
+    n_ctx: int = 8
+    init_phrase: str = "a photo of"
+    n_visual: int = 8
+    visual_depth: int | None = None  # block the visual tokens enter at; None = the last one
+    epochs: int = 10
+    batch_size: int = 64
+    negatives: int = 128  # unlabelled library photos added to every step's gallery
+    unlabelled_weight: float = 0.5  # they may match: softer negatives than the batch
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    patience: int = 3
+    max_gallery: int = 1500
+    seed: int = 0
+    concepts: dict[str, list[str]] = field(default_factory=dict)  # key → names, display first
+    concept_min_photos: int = 5  # a tag on this many training photos may get its own word;
+    concept_max_ap: float = 50.0  # ... if the model does not already know it (val AP below)
+
+    @property
+    def variant(self) -> str:
+        parts = [n for n, on in (("text", self.text), ("visual", self.visual),
+                                 ("adapter", self.adapter)) if on]
+        return "+".join(parts + (["concepts"] if self.concepts else [])) or "zero-shot"
+
+
+class Adaptation(nn.Module):
+    """The trainable parts on top of a frozen open_clip model."""
+
+    def __init__(self, model: nn.Module, tokenizer, config: AdaptConfig, image_size: int,
+                 dim: int):
+        super().__init__()
+        self.config = config
+        self.text = TextPrompt(model, tokenizer, config.n_ctx if config.text else 0,
+                               config.init_phrase) if (config.text or config.concepts) else None
+        for key, names in config.concepts.items():
+            self.text.add_concept(key, names)
+        self.visual = VisualPrompt(model.visual, config.n_visual, config.visual_depth,
+                                   image_size=image_size) if config.visual else None
+        self.adapter = ImageAdapter(dim) if config.adapter else None
+        self.meta: dict = {}
+
+    def add_concepts(self, concepts: dict[str, list[str]], model: nn.Module, tokenizer) -> None:
+        if self.text is None:
+            self.text = TextPrompt(model, tokenizer, 0)
+        for key, names in concepts.items():
+            self.text.add_concept(key, names)
+        self.config.concepts.update(concepts)
+
+    @property
+    def touches_images(self) -> bool:
+        return self.visual is not None or self.adapter is not None
+
+    def image_digest(self) -> str:
+        """Identifies the image side: part of the model key of re-embedded photos."""
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.state_dict().items()):
+            if not name.startswith("text."):
+                digest.update(name.encode())
+                digest.update(tensor.detach().float().cpu().numpy().tobytes())
+        return digest.hexdigest()[:12]
+
+    def trainable_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def save(self, path: Path) -> None:
+        from safetensors.torch import save_file
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        tmp = path.with_name(path.name + ".tmp")
+        save_file(state, str(tmp))
+        os.replace(tmp, path)
+        meta = {**self.meta, "config": asdict(self.config)}
+        json_tmp = path.with_suffix(".json.tmp")
+        json_tmp.write_text(json.dumps(meta, indent=2))
+        os.replace(json_tmp, path.with_suffix(".json"))
+
+    @classmethod
+    def load(cls, path: Path, model: nn.Module, tokenizer, image_size: int,
+             dim: int) -> Adaptation:
+        from safetensors.torch import load_file
+
+        meta = json.loads(path.with_suffix(".json").read_text())
+        config = AdaptConfig(**meta["config"])
+        adaptation = cls(model, tokenizer, config, image_size, dim)
+        adaptation.load_state_dict(load_file(str(path)))
+        adaptation.meta = meta
+        return adaptation.eval().requires_grad_(False)
+
+    # -- encoding -------------------------------------------------------------------------
+    def encode_text(self, model: nn.Module, tokenizer, texts: list[str]) -> torch.Tensor:
+        if self.text is None:
+            return model.encode_text(tokenizer(texts).to(_device(model)))
+        features = self.text(texts)
+        prototypes = self.prototype_queries()
+        for row, text in enumerate(texts):  # "Biscuit" alone: the photos' mean may be better
+            key = prototypes.get(_bare(text))
+            if key is not None:
+                vector = torch.tensor(self.meta["concepts"][key]["prototype"], device=features.device)
+                features = features.clone()
+                features[row] = vector.to(features.dtype) * features[row].norm()
+        return features
+
+    def prototype_queries(self) -> dict[str, str]:
+        """Bare concept names answered by the prototype (validation preferred it)."""
+        concepts = self.meta.get("concepts", {})
+        return {" ".join(info["name"].casefold().split()): key for key, info in concepts.items()
+                if info.get("mode") == "prototype" and key in self.config.concepts}
+
+    def encode_image(self, model: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
+        features = self.visual(pixels) if self.visual is not None else model.encode_image(pixels)
+        return self.adapter(features) if self.adapter is not None else features
+
+
+def _bare(text: str) -> str:
+    text = " ".join(text.casefold().split())
+    return text[len("a photo of "):] if text.startswith("a photo of ") else text
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device

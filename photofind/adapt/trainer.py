@@ -1,0 +1,391 @@
+"""The adaptation loop: contrastive training of prompts on the library's own pairs.
+
+Runs anywhere (CUDA with mixed precision, MPS, CPU), reports progress through a callback,
+stops at a cancel token, checkpoints every epoch and resumes. The frozen part of the image
+tower runs once per photo (cached); each step runs only what follows the prompts.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from photofind.adapt.concepts import select_concepts
+from photofind.adapt.data import QUERY_TEMPLATE, TAG_TEMPLATES, AdaptationData
+from photofind.adapt.store import Adaptation, AdaptConfig
+
+PixelSource = Callable[[list[int]], Iterator[tuple[int, np.ndarray]]]
+
+
+@dataclass
+class AdaptProgress:
+    phase: str  # "caching", "baseline", "training", "validating"
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    steps: int = 0
+    loss: float | None = None
+    eta_s: float | None = None
+    metrics: dict | None = None
+
+
+@dataclass
+class AdaptResult:
+    kept: bool
+    variant: str
+    before: dict
+    after: dict
+    trainable_params: int
+    backbone_params: int
+    seconds: float
+    epochs_run: int
+    seconds_per_epoch: float
+    cancelled: bool = False
+    adaptation: Adaptation | None = field(default=None, repr=False)
+
+    @property
+    def share(self) -> float:
+        return self.trainable_params / max(1, self.backbone_params)
+
+    def summary(self) -> dict:
+        out = asdict(self)
+        out.pop("adaptation")
+        out["trainable_share_percent"] = round(100 * self.share, 4)
+        return out
+
+
+class Cancelled(Exception):
+    pass
+
+
+class PromptTrainer:
+    def __init__(self, model, tokenizer, data: AdaptationData, config: AdaptConfig,
+                 zero_shot: Callable[[list[int]], np.ndarray], pixels: PixelSource,
+                 image_size: int, workdir: Path | None = None,
+                 progress: Callable[[AdaptProgress], None] | None = None, cancel=None):
+        config = replace(config, concepts=dict(config.concepts))  # concepts get added below
+        self.model, self.tokenizer, self.data, self.config = model, tokenizer, data, config
+        self.zero_shot, self.pixels, self.workdir = zero_shot, pixels, workdir
+        self.progress, self.cancel = progress or (lambda _: None), cancel
+        self.device = next(model.parameters()).device
+        dim = int(zero_shot(data.val.photo_ids[:1]).shape[1])
+        torch.manual_seed(config.seed)
+        self.adaptation = Adaptation(model, tokenizer, config, image_size, dim).to(self.device)
+        self.config = self.adaptation.config
+        self.rng = random.Random(config.seed)
+        self.scale = float(model.logit_scale.exp().clamp(max=100).item())
+        gallery_rng = random.Random(config.seed + 1)
+        extra = data.unlabelled[:]
+        gallery_rng.shuffle(extra)
+        self.gallery = data.val.photo_ids + extra[: max(0, config.max_gallery -
+                                                        len(data.val.photo_ids))]
+        self.negative_pool = extra[: max(config.negatives * 4, 512)]
+        self._fronts: dict[int, torch.Tensor] = {}
+        self._text_cache: dict[str, torch.Tensor] = {}
+
+    # -- features -------------------------------------------------------------------------
+    def _cache_fronts(self, ids: Iterable[int]) -> None:
+        """Run the frozen part of the image tower once per photo (float16 in memory)."""
+        if self.adaptation.visual is None:
+            return
+        todo = [i for i in dict.fromkeys(ids) if i not in self._fronts]
+        batch_ids, batch = [], []
+        for done, (photo_id, array) in enumerate(self.pixels(todo), 1):
+            batch_ids.append(photo_id)
+            batch.append(array)
+            if len(batch) == 32 or done == len(todo):
+                with torch.no_grad():
+                    fronts = self.adaptation.visual.front(
+                        torch.from_numpy(np.stack(batch)).to(self.device))
+                for pid, front in zip(batch_ids, fronts.half()):
+                    self._fronts[pid] = front
+                batch_ids, batch = [], []
+                self.progress(AdaptProgress("caching", step=done, steps=len(todo)))
+                self._check_cancel()
+
+    def image_features(self, ids: list[int]) -> torch.Tensor:
+        a = self.adaptation
+        if a.visual is not None:
+            fronts = torch.stack([self._fronts[i] for i in ids]).to(self.device)
+            features = a.visual.back(fronts.float())
+        else:
+            features = torch.from_numpy(self.zero_shot(ids)).to(self.device)
+        if a.adapter is not None:
+            features = a.adapter(features)
+        return F.normalize(features.float(), dim=-1)
+
+    def text_features(self, texts: list[str]) -> torch.Tensor:
+        if self.adaptation.text is not None:
+            return F.normalize(self.adaptation.text(texts).float(), dim=-1)
+        missing = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
+        if missing:  # frozen text tower: encode each distinct text once
+            with torch.no_grad():
+                encoded = self.model.encode_text(self.tokenizer(missing).to(self.device))
+            for text, feature in zip(missing, F.normalize(encoded.float(), dim=-1)):
+                self._text_cache[text] = feature
+        return torch.stack([self._text_cache[t] for t in texts])
+
+    # -- training -------------------------------------------------------------------------
+    def _batch(self, photos: list[int]) -> tuple[list[str], torch.Tensor]:
+        train = self.data.train
+        texts, kinds = [], []
+        for photo in photos:
+            options = [("caption", c) for c in train.captions.get(photo, [])] + \
+                      [("tag", t) for t in train.tags.get(photo, [])]
+            kind, text = self.rng.choice(options)
+            kinds.append((kind, text))
+            texts.append(self.rng.choice(TAG_TEMPLATES).format(text) if kind == "tag" else text)
+        positives = torch.zeros(len(texts), len(photos), dtype=torch.bool)
+        for i, (kind, text) in enumerate(kinds):
+            for j, photo in enumerate(photos):
+                owned = train.tags.get(photo, []) if kind == "tag" else \
+                    train.captions.get(photo, [])
+                positives[i, j] = text in owned
+        return texts, positives.to(self.device)
+
+    def _loss(self, photos: list[int]) -> torch.Tensor:
+        texts, positives = self._batch(photos)
+        negatives = self.rng.sample(self.negative_pool,
+                                    min(self.config.negatives, len(self.negative_pool)))
+        images = self.image_features(photos + negatives)
+        text = self.text_features(texts)
+        logits = self.scale * text @ images.T
+        if negatives:
+            weight = torch.zeros(logits.shape[1], device=self.device)
+            weight[len(photos):] = math.log(self.config.unlabelled_weight)
+            logits = logits + weight
+        pos_t2i = F.pad(positives, (0, len(negatives)))
+        i2t = self.scale * images[: len(photos)] @ text.T
+        return (_multi_positive_nll(logits, pos_t2i) + _multi_positive_nll(i2t, positives.T)) / 2
+
+    def run(self) -> AdaptResult:
+        config, started = self.config, time.monotonic()
+        train_ids = self.data.train.photo_ids
+        self._cache_fronts(train_ids + self.gallery + self.negative_pool)
+        before = self.evaluate(baseline=True)
+        self.progress(AdaptProgress("baseline", metrics=before))
+        if config.concept_min_photos:
+            found = select_concepts(self.data.train, before["per_query"],
+                                    config.concept_min_photos, config.concept_max_ap)
+            if found:
+                self.adaptation.add_concepts(found, self.model, self.tokenizer)
+                self.adaptation.to(self.device)
+        params = [p for p in self.adaptation.parameters() if p.requires_grad]
+        steps_per_epoch = max(1, math.ceil(len(train_ids) / config.batch_size))
+        total = steps_per_epoch * config.epochs
+        optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        warmup = max(1, int(config.warmup_fraction * total))
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
+            (s + 1) / warmup, 0.5 * (1 + math.cos(math.pi * min(1.0, s / total)))))
+        state = {"epoch": 0, "best": before, "best_state": None, "history": [], "stale": 0}
+        state = self._resume(optimizer, schedule, state)
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" \
+            else _null()
+        step_times: list[float] = []
+        cancelled = False
+        try:
+            for epoch in range(state["epoch"], config.epochs):
+                order = train_ids[:]
+                random.Random(config.seed * 1000 + epoch).shuffle(order)
+                self.adaptation.train()
+                for step in range(steps_per_epoch):
+                    self._check_cancel()
+                    tick = time.monotonic()
+                    photos = order[step * config.batch_size:(step + 1) * config.batch_size]
+                    if len(photos) < 2:
+                        continue
+                    with autocast:
+                        loss = self._loss(photos)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    schedule.step()
+                    step_times.append(time.monotonic() - tick)
+                    left = (config.epochs - epoch) * steps_per_epoch - step - 1
+                    self.progress(AdaptProgress("training", epoch + 1, config.epochs, step + 1,
+                                                steps_per_epoch, loss.item(),
+                                                float(np.mean(step_times[-20:])) * left))
+                metrics = self.evaluate()
+                state["history"].append({"epoch": epoch + 1, **metrics})
+                self.progress(AdaptProgress("validating", epoch + 1, config.epochs,
+                                            metrics=metrics))
+                if metrics["score"] > state["best"]["score"]:
+                    state["best"], state["stale"] = metrics, 0
+                    state["best_state"] = copy.deepcopy(self.adaptation.state_dict())
+                else:
+                    state["stale"] += 1
+                state["epoch"] = epoch + 1
+                self._checkpoint(optimizer, schedule, state)
+                if state["stale"] >= config.patience:
+                    break
+        except Cancelled:
+            cancelled = True
+        kept = state["best_state"] is not None and not cancelled
+        if kept:
+            self.adaptation.load_state_dict(state["best_state"])
+        epochs_run = max(1, len(state["history"]))
+        seconds = time.monotonic() - started
+        result = AdaptResult(
+            kept=kept, variant=config.variant, before=before, after=state["best"],
+            trainable_params=self.adaptation.trainable_count(),
+            backbone_params=sum(p.numel() for p in self.model.parameters()),
+            seconds=round(seconds, 1), epochs_run=len(state["history"]),
+            seconds_per_epoch=round(seconds / epochs_run, 1), cancelled=cancelled,
+            adaptation=self.adaptation.eval() if kept else None)
+        if kept:
+            self.adaptation.meta = {**result.summary(), "history": state["history"]}
+            self.adaptation.meta["concepts"] = self.concept_report(before)
+        return result
+
+    @torch.no_grad()
+    def concept_report(self, before: dict) -> dict:
+        """Per concept: zero-shot vs learned word vs prototype (mean of its training photos)
+        on validation; the better of the last two answers a query that is just the name."""
+        report = {}
+        members = self.data.train.tag_members()
+        val_members = self.data.val.tag_members()
+        gallery_images = torch.cat([self.image_features(c) for c in _chunks(self.gallery, 256)])
+        for key, names in self.config.concepts.items():
+            tag = names[0]
+            prototype = F.normalize(self.image_features(sorted(members[tag])).mean(0), dim=-1)
+            token = self.text_features([QUERY_TEMPLATE.format(tag)])[0]
+            relevant = [val_members.get(tag, set())]
+            ap_token = retrieval_metrics((token @ gallery_images.T)[None].cpu().numpy(),
+                                         self.gallery, relevant).get("mAP")
+            ap_proto = retrieval_metrics((prototype @ gallery_images.T)[None].cpu().numpy(),
+                                         self.gallery, relevant).get("mAP")
+            report[key] = {
+                "name": tag, "photos": len(members[tag]),
+                "ap_zero_shot": before["per_query"].get(QUERY_TEMPLATE.format(tag)),
+                "ap_token": ap_token, "ap_prototype": ap_proto,
+                "mode": "prototype" if (ap_proto or 0) > (ap_token or 0) else "token",
+                "prototype": [round(float(v), 6) for v in prototype.cpu()]}
+        return report
+
+    # -- validation -----------------------------------------------------------------------
+    def queries(self) -> list[tuple[str, set[int]]]:
+        """Held-out captions and tags as queries, with their relevant gallery photos."""
+        val = self.data.val
+        by_caption: dict[str, set[int]] = {}
+        for photo, captions in val.captions.items():
+            for caption in captions:
+                by_caption.setdefault(caption, set()).add(photo)
+        queries = list(by_caption.items())
+        queries += [(QUERY_TEMPLATE.format(tag), members)
+                    for tag, members in sorted(val.tag_members().items())]
+        return queries
+
+    @torch.no_grad()
+    def evaluate(self, baseline: bool = False) -> dict:
+        self.adaptation.eval()
+        queries = self.queries()
+        if baseline:
+            images = torch.from_numpy(self.zero_shot(self.gallery)).to(self.device)
+            with torch.no_grad():
+                tokens = self.tokenizer([q for q, _ in queries]).to(self.device)
+                text = F.normalize(self.model.encode_text(tokens).float(), dim=-1)
+            images = F.normalize(images.float(), dim=-1)
+        else:
+            images = torch.cat([self.image_features(chunk) for chunk in
+                                _chunks(self.gallery, 256)])
+            text = torch.cat([self.text_features([q for q, _ in chunk]) for chunk in
+                              _chunks(queries, 256)])
+        return retrieval_metrics((text @ images.T).cpu().numpy(), self.gallery,
+                                 [relevant for _, relevant in queries],
+                                 [query for query, _ in queries])
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _signature(self) -> str:
+        blob = json.dumps([asdict(self.config), self.data.train.photo_ids,
+                           self.data.val.photo_ids], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def _checkpoint(self, optimizer, schedule, state) -> None:
+        if self.workdir is None:
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        tmp = self.workdir / "checkpoint.pt.tmp"
+        torch.save({"signature": self._signature(), "model": self.adaptation.state_dict(),
+                    "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                    "state": state, "rng": self.rng.getstate()}, tmp)
+        tmp.replace(self.workdir / "checkpoint.pt")
+
+    def _resume(self, optimizer, schedule, state) -> dict:
+        path = self.workdir / "checkpoint.pt" if self.workdir else None
+        if path is None or not path.exists():
+            return state
+        saved = torch.load(path, map_location=self.device, weights_only=True)
+        if saved.get("signature") != self._signature():
+            return state  # a different run: start over
+        self.adaptation.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        self.rng.setstate(saved["rng"])
+        return saved["state"]
+
+    def _check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.cancelled:
+            raise Cancelled
+
+
+def retrieval_metrics(similarity: np.ndarray, gallery: list[int],
+                      relevant: list[set[int]], names: list[str] | None = None) -> dict:
+    """Text→image Recall@1/5/10, mean and median rank (first relevant photo), mAP; "score"
+    (their mean, ranks excluded) decides early stopping and whether adaptation is kept."""
+    index = {pid: i for i, pid in enumerate(gallery)}
+    order = np.argsort(-similarity, axis=1)
+    firsts, aps, per_query = [], [], {}
+    for number, (row, wanted) in enumerate(zip(order, relevant)):
+        hits = np.isin(row, [index[p] for p in wanted if p in index])
+        positions = np.flatnonzero(hits) + 1
+        if not len(positions):
+            continue
+        firsts.append(positions[0])
+        aps.append(float(np.mean(np.arange(1, len(positions) + 1) / positions)))
+        if names is not None:
+            per_query[names[number]] = round(100 * aps[-1], 2)
+    if not firsts:
+        return {"R@1": 0.0, "R@5": 0.0, "R@10": 0.0, "mean_rank": None, "median_rank": None,
+                "mAP": None, "score": 0.0, "queries": 0, "per_query": per_query}
+    firsts = np.asarray(firsts)
+    metrics = {f"R@{k}": round(100 * float(np.mean(firsts <= k)), 2) for k in (1, 5, 10)}
+    metrics["mean_rank"] = round(float(firsts.mean()), 2)
+    metrics["median_rank"] = float(np.median(firsts))
+    metrics["mAP"] = round(100 * float(np.mean(aps)), 2)
+    metrics["score"] = round(float(np.mean([metrics["R@1"], metrics["R@5"], metrics["R@10"],
+                                            metrics["mAP"]])), 3)
+    metrics["queries"] = len(firsts)
+    metrics["per_query"] = per_query
+    return metrics
+
+
+def _multi_positive_nll(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+    """-log(Σ_pos e^s / Σ_all e^s): every photo carrying a tag is a positive for it."""
+    has = positives.any(dim=1)
+    masked = logits.masked_fill(~positives, float("-inf"))
+    loss = torch.logsumexp(logits, dim=1) - torch.logsumexp(masked, dim=1)
+    return loss[has].mean()
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,258 @@
+"""Retrieval quality through the real catalog, index and adaptation code (``photofind eval``).
+
+Two protocols on any folder + CSV, any model:
+
+* **captioned** (``image,caption``): seeded, a share of the photos are the owner's captioned
+  photos (their captions enter the catalog as if read from metadata); the captions of the
+  other photos are the queries; the gallery is the whole library. Recall@1/5/10, median rank.
+* **tagged** (``image,tags``, optionally mixed into a folder of untagged distractor photos):
+  seeded, a share of each tag's photos carry it; each tag is a query (as written, as
+  "a photo of …"), optionally under a made-up personal name; AP and precision@10 over all
+  untagged photos, and over the untagged tagged-folder photos alone (no distractors).
+
+Queries are never used for training or model selection: validation comes from the owner's
+own captions/tags (``photofind.adapt``), exactly as in the app.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from photofind.adapt import library as adaptation
+from photofind.adapt.data import QUERY_TEMPLATE
+from photofind.adapt.store import AdaptConfig
+from photofind.core import PhotoLibrary
+from photofind.library.metadata import TextItem
+
+VARIANTS = {
+    "zero-shot": None,
+    "text": AdaptConfig(text=True, visual=False, concept_min_photos=0),
+    "visual": AdaptConfig(text=False, visual=True, concept_min_photos=0),
+    "both": AdaptConfig(text=True, visual=True, concept_min_photos=0),
+    "adapter": AdaptConfig(text=False, visual=False, adapter=True, concept_min_photos=0),
+    "text+adapter": AdaptConfig(text=True, visual=False, adapter=True, concept_min_photos=0),
+    "concepts": AdaptConfig(text=False, visual=False, concept_max_ap=101.0),
+    "text+adapter+concepts": AdaptConfig(text=True, visual=False, adapter=True,
+                                         concept_max_ap=101.0),
+}
+
+
+@dataclass
+class EvalSettings:
+    variants: list[str] = field(default_factory=lambda: ["zero-shot", "text", "both"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    epochs: int = 10
+    batch_size: int = 64
+    negatives: int = 64
+    owner_fraction: float = 0.7  # captioned protocol
+    tagged_fraction: float = 0.2  # tagged protocol
+    names: dict[str, str] = field(default_factory=dict)  # tag → made-up personal name
+    rerank: bool = False
+
+
+def read_table(csv_path: Path, column: str) -> dict[str, list[str]]:
+    table: dict[str, list[str]] = {}
+    with open(csv_path, encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            table.setdefault(row["image"], []).append(row[column])
+    return table
+
+
+def indexed_base(work: Path, folders: list[Path], make_library) -> Path:
+    """Index the folders once; every run starts from a copy of this data dir."""
+    base = work / "base-data"
+    lib = make_library(base)
+    lib.index(folders)
+    lib.close()
+    return base
+
+
+def _fresh(base: Path, run: Path, make_library) -> PhotoLibrary:
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.copytree(base, run)
+    return make_library(run)
+
+
+def _add_texts(lib: PhotoLibrary, texts: dict[Path, list[tuple[str, str]]]) -> None:
+    with lib.catalog.transaction() as db:
+        for path, items in texts.items():
+            row = lib.catalog.photo_by_path(path)
+            lib.catalog.add_texts(db, row.id, [TextItem(kind, text, "eval", str(path))
+                                               for kind, text in items])
+
+
+def _adapt(lib: PhotoLibrary, variant: str, settings: EvalSettings, seed: int) -> dict:
+    config = VARIANTS[variant]
+    if config is None:
+        return {"kept": None, "seconds": 0.0, "trainable_params": 0}
+    config = replace(config, epochs=settings.epochs, batch_size=settings.batch_size,
+                     negatives=settings.negatives)
+    result = adaptation.adapt(lib, (config,), seed=seed)
+    return {"kept": result.kept, "seconds": result.seconds,
+            "trainable_params": result.trainable_params,
+            "trainable_share_percent": round(100 * result.share, 4),
+            "seconds_per_epoch": result.seconds_per_epoch,
+            "val_before": _strip(result.before), "val_after": _strip(result.after)}
+
+
+def _strip(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if k != "per_query"}
+
+
+def _rankings(lib: PhotoLibrary, queries: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every photo ranked for every query by the live HNSW index (photo ids, best first)."""
+    vectors = lib.embedder.encode_texts(queries)
+    size = len(lib.vectors)
+    ranked = [[pid for pid, _ in lib.vectors.search(q, size)] for q in vectors]
+    return np.asarray(ranked), vectors
+
+
+def captioned(folder: Path, captions_csv: Path, work: Path, make_library,
+              settings: EvalSettings) -> list[dict]:
+    table = read_table(captions_csv, "caption")
+    photos = sorted(p for p in table if (folder / p).exists())
+    base = indexed_base(work, [folder], make_library)
+    rows = []
+    for seed in settings.seeds:
+        order = photos[:]
+        random.Random(seed).shuffle(order)
+        cut = int(settings.owner_fraction * len(order))
+        owner, held_out = order[:cut], order[cut:]
+        for variant in settings.variants:
+            lib = _fresh(base, work / "run", make_library)
+            _add_texts(lib, {folder / p: [("caption", c) for c in table[p]] for p in owner})
+            started = time.monotonic()
+            info = _adapt(lib, variant, settings, seed)
+            queries = [(c, folder / p) for p in held_out for c in table[p]]
+            ids = {str(folder / p): lib.catalog.photo_by_path(folder / p).id for p in held_out}
+            ranked, _ = _rankings(lib, [q for q, _ in queries])
+            ranks = np.array([int(np.flatnonzero(row == ids[str(path)])[0]) + 1
+                              for row, (_, path) in zip(ranked, queries)])
+            rows.append({"protocol": "captioned", "variant": variant, "seed": seed,
+                         "R@1": _pct(ranks <= 1), "R@5": _pct(ranks <= 5),
+                         "R@10": _pct(ranks <= 10), "median_rank": float(np.median(ranks)),
+                         "queries": len(queries), "gallery": len(lib.vectors),
+                         "wall_s": round(time.monotonic() - started, 1), **info})
+            lib.close()
+    return rows
+
+
+def tagged(folder: Path, tags_csv: Path, work: Path, make_library, settings: EvalSettings,
+           distractors: Path | None = None) -> list[dict]:
+    table = {p: v[0] for p, v in read_table(tags_csv, "tags").items() if (folder / p).exists()}
+    base = indexed_base(work, [folder] + ([distractors] if distractors else []), make_library)
+    conditions = [("as written", {})] + ([("made-up names", settings.names)]
+                                         if settings.names else [])
+    rows = []
+    for seed in settings.seeds:
+        rng = random.Random(seed)
+        owned = []
+        for tag in sorted(set(table.values())):
+            members = sorted(p for p, t in table.items() if t == tag)
+            rng.shuffle(members)
+            owned += members[: max(1, int(settings.tagged_fraction * len(members)))]
+        owned_set = set(owned)
+        for condition, names in conditions:
+            for variant in settings.variants:
+                lib = _fresh(base, work / "run", make_library)
+                _add_texts(lib, {folder / p: [("tag", names.get(table[p], table[p]))]
+                                 for p in owned})
+                started = time.monotonic()
+                info = _adapt(lib, variant, settings, seed)
+                rows.append({"protocol": "tagged", "condition": condition, "variant": variant,
+                             "seed": seed, **_tag_metrics(lib, folder, table, owned_set, names),
+                             "wall_s": round(time.monotonic() - started, 1), **info})
+                lib.close()
+    return rows
+
+
+def _tag_metrics(lib, folder, table, owned, names) -> dict:
+    ids = {p: lib.catalog.photo_by_path(folder / p).id for p in table}
+    tagged_ids = {ids[p] for p in owned}
+    flower_ids = set(ids.values()) - tagged_ids
+    kinds = sorted(set(table.values()))
+    out = {}
+    for style, template in (("word", "{}"), ("template", QUERY_TEMPLATE)):
+        queries = [template.format(names.get(kind, kind)) for kind in kinds]
+        ranked, _ = _rankings(lib, queries)
+        aps, aps_clean, p10 = [], [], []
+        for kind, row in zip(kinds, ranked):
+            relevant = {ids[p] for p, t in table.items() if t == kind} - tagged_ids
+            untagged = [pid for pid in row.tolist() if pid not in tagged_ids]
+            aps.append(_ap(untagged, relevant))
+            aps_clean.append(_ap([pid for pid in untagged if pid in flower_ids], relevant))
+            p10.append(np.mean([pid in relevant for pid in untagged[:10]]))
+        out[f"mAP_{style}"] = _pct(np.asarray(aps))
+        out[f"mAP_{style}_no_distractors"] = _pct(np.asarray(aps_clean))
+        out[f"P@10_{style}"] = _pct(np.asarray(p10))
+    return out
+
+
+def _ap(ranking: list[int], relevant: set[int]) -> float:
+    hits = np.isin(np.asarray(ranking), list(relevant))
+    positions = np.flatnonzero(hits) + 1
+    return float(np.mean(np.arange(1, len(positions) + 1) / positions)) if len(positions) else 0.0
+
+
+def _pct(values: np.ndarray) -> float:
+    return round(100 * float(np.mean(values)), 2)
+
+
+def summarise(rows: list[dict], keys: list[str]) -> list[dict]:
+    """Mean and spread over seeds for each (protocol, condition, variant)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["protocol"], row.get("condition", ""), row["variant"]),
+                          []).append(row)
+    summary = []
+    for (protocol, condition, variant), members in groups.items():
+        entry = {"protocol": protocol, "condition": condition, "variant": variant,
+                 "seeds": len(members)}
+        for key in keys + ["seconds", "trainable_params"]:
+            values = [m[key] for m in members if isinstance(m.get(key), (int, float))]
+            if values:
+                entry[key] = round(float(np.mean(values)), 2)
+                entry[f"{key}_sd"] = round(float(np.std(values)), 2)
+        entry["kept"] = [m.get("kept") for m in members]
+        summary.append(entry)
+    return summary
+
+
+def markdown(summary: list[dict], keys: list[str]) -> str:
+    head = "| protocol | condition | variant | " + " | ".join(keys) + " | adapt s | kept |"
+    lines = [head, "|" + "---|" * (len(keys) + 5)]
+    for e in summary:
+        cells = [f"{e[k]:.1f} ± {e[k + '_sd']:.1f}" if k in e else "–" for k in keys]
+        lines.append(f"| {e['protocol']} | {e['condition']} | {e['variant']} | " +
+                     " | ".join(cells) + f" | {e.get('seconds', 0):.0f} | {e['kept']} |")
+    return "\n".join(lines)
+
+
+def chart(summary: list[dict], keys: list[str], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    labels = [f"{e['protocol'][:4]} {e['condition'][:6]} {e['variant']}" for e in summary]
+    fig, ax = plt.subplots(figsize=(max(6, len(labels) * 0.9), 4))
+    width = 0.8 / len(keys)
+    for i, key in enumerate(keys):
+        ax.bar(np.arange(len(labels)) + i * width, [e.get(key, 0) for e in summary], width,
+               yerr=[e.get(f"{key}_sd", 0) for e in summary], label=key)
+    ax.set_xticks(np.arange(len(labels)) + 0.4 - width / 2, labels, rotation=45, ha="right")
+    ax.legend()
+    ax.set_ylabel("%")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

@@ -1,0 +1,182 @@
+"""'Adapt to my library' on tiny models and real Flickr8k captions."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from photofind.adapt import library as adaptation
+from photofind.adapt.data import NotEnoughData
+from photofind.adapt.prompts import VisualPrompt
+from photofind.adapt.store import Adaptation, AdaptConfig
+from photofind.core import CancelToken, PhotoLibrary
+from photofind.embed.model import ModelSpec, load_model
+from photofind.library.metadata import TextItem
+
+from conftest import FLICKR, copy_photos
+from tinymodel import TINY_CNN, TINY_HF_TEXT, TINY_VIT, write_tiny_model
+
+CAPTIONS: dict[str, list[str]] = {}
+with open(FLICKR / "captions.csv", encoding="utf-8") as handle:
+    for row in csv.DictReader(handle):
+        CAPTIONS.setdefault(row["image"], []).append(row["caption"])
+
+KINDS = {"vit": (TINY_VIT, "tiny-vit"), "cnn": (TINY_CNN, "tiny-cnn"),
+         "hf-text": (TINY_HF_TEXT, "tiny-hf")}
+
+
+@pytest.fixture(scope="module", params=sorted(KINDS))
+def any_model(request, tmp_path_factory):
+    cfg, name = KINDS[request.param]
+    config, weights = write_tiny_model(tmp_path_factory.mktemp(name), cfg, name=name,
+                                       captions_csv=FLICKR / "captions.csv")
+    return ModelSpec(name, str(weights), str(config))
+
+
+def captioned_library(path, spec, photos=60, captioned=50, per_photo=2):
+    copied = copy_photos(path / "photos", photos)
+    lib = PhotoLibrary(path / "data", model=spec, workers=1)
+    lib.index([path / "photos"])
+    with lib.catalog.transaction() as db:
+        for photo in copied[:captioned]:
+            row = lib.catalog.photo_by_path(photo)
+            items = [TextItem("caption", c, "test", str(photo))
+                     for c in CAPTIONS[photo.name][:per_photo]]
+            lib.catalog.add_texts(db, row.id, items)
+    return lib, copied
+
+
+def test_only_prompt_parameters_learn(any_model):
+    loaded = load_model(any_model, "cpu")
+    model, tokenizer = loaded.model, loaded.tokenizer
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    size = loaded.preprocess_cfg["size"]
+    size = size[0] if isinstance(size, (tuple, list)) else size
+    adapted = Adaptation(model, tokenizer, AdaptConfig(text=True, visual=True, adapter=True),
+                         size, 32)
+    optimizer = torch.optim.AdamW(adapted.parameters(), lr=0.1)
+    pixels = torch.randn(4, 3, size, size)
+    texts = ["a dog runs on the beach", "two children", "a red boat", "a man on a bike"]
+    images = F.normalize(adapted.encode_image(model, pixels), dim=-1)
+    text = F.normalize(adapted.encode_text(model, tokenizer, texts), dim=-1)
+    loss = F.cross_entropy(10 * text @ images.T, torch.arange(4))
+    loss.backward()
+    assert all(p.grad is None for p in model.parameters())
+    trained = [n for n, p in adapted.named_parameters() if p.grad is not None and p.grad.abs().sum()]
+    assert {n.split(".")[0] for n in trained} == {"text", "visual", "adapter"}
+    optimizer.step()
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # bit for bit
+    assert adapted.trainable_count() < 0.05 * sum(p.numel() for p in model.parameters())
+
+
+def test_cached_front_gives_the_full_forward(tiny_model):
+    loaded = load_model(tiny_model, "cpu")
+    visual = loaded.model.visual
+    pixels = torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        plain = VisualPrompt(visual, n_tokens=0, depth=1)
+        assert torch.allclose(plain.back(plain.front(pixels)), visual(pixels), atol=1e-5)
+        prompted = VisualPrompt(visual, n_tokens=4, depth=1)
+        full = prompted(pixels)
+        cached = prompted.back(prompted.front(pixels).half().float())  # the fp16 cache
+    assert torch.allclose(full, cached, atol=2e-2)
+    assert not torch.allclose(full, visual(pixels), atol=1e-3)  # the prompts do something
+
+
+def test_adapting_trains_reembeds_and_resets(tmp_path, any_model):
+    lib, photos = captioned_library(tmp_path, any_model)
+    zero_shot_key = lib.model_key
+    query = lib.embedder.encode_texts(["a dog runs on the grass"])[0]
+    losses = {}
+
+    def progress(p):
+        if p.phase == "training":
+            losses.setdefault(p.epoch, []).append(p.loss)
+
+    config = AdaptConfig(text=True, visual=True, epochs=4, batch_size=16, lr=5e-3, patience=9)
+    lib_config = (config,)
+    result = adaptation.adapt(lib, lib_config, progress=progress)
+    first, last = sum(losses[1]) / len(losses[1]), sum(losses[4]) / len(losses[4])
+    assert last < first  # the training loss falls on real captions
+    assert result.before["queries"] == 40 and 0 < result.trainable_params  # 20 photos × 2
+    if not result.kept:  # held-out photos decide: zero-shot stays, nothing changes
+        assert lib.model_key == zero_shot_key
+        return
+    assert lib.model_key != zero_shot_key and lib.embedder.adaptation is not None
+    assert len(lib.catalog.embedded_ids(lib.model_key)) == len(photos)
+    assert not torch.allclose(torch.from_numpy(lib.embedder.encode_texts(
+        ["a dog runs on the grass"])[0]), torch.from_numpy(query))
+    assert len(lib.search("a dog", k=5)) == 5
+    adaptation.reset(lib)
+    assert lib.model_key == zero_shot_key and list(lib.catalog.model_keys()) == [zero_shot_key]
+
+
+def test_activate_swaps_index_and_file_round_trips(tmp_path, tiny_model):
+    lib, photos = captioned_library(tmp_path, tiny_model, photos=20, captioned=0)
+    base = lib.embedder
+    config = AdaptConfig(text=True, visual=True)
+    torch.manual_seed(3)
+    trained = Adaptation(base.model, base.loaded.tokenizer, config, 64, 32)
+    with torch.no_grad():
+        trained.text.ctx.add_(torch.randn_like(trained.text.ctx))
+        trained.visual.tokens.add_(torch.randn_like(trained.visual.tokens))
+    path = tmp_path / "adapt.safetensors"
+    trained.save(path)
+    adaptation.activate(lib, base, path)
+    assert lib.model_key.startswith(base.key + "|adapted:")
+    assert base.images_encoded == 20  # only the indexing pass: re-embedding used a twin
+    found = lib.search(image=photos[4], k=3)
+    assert found[0].path == str(photos[4]) and found[0].score == pytest.approx(1, abs=1e-2)
+    expected = lib.embedder.encode_texts(["a boat"])
+    lib.close()
+    reopened = PhotoLibrary(tmp_path / "data", model=tiny_model, workers=0)
+    assert reopened.model_key == lib.model_key
+    assert torch.allclose(torch.from_numpy(reopened.embedder.encode_texts(["a boat"])),
+                          torch.from_numpy(expected), atol=1e-6)
+    assert reopened.embedder.images_encoded == 0
+    reopened.close()
+
+
+def test_cancel_leaves_the_old_index_serving_then_resume(tmp_path, tiny_model):
+    lib, photos = captioned_library(tmp_path, tiny_model)
+    key = lib.model_key
+    before = [r.path for r in lib.search("a child plays", k=10)]
+    cancel, epochs_seen = CancelToken(), []
+
+    def progress(p):
+        if p.phase == "training":
+            epochs_seen.append(p.epoch)
+            if p.epoch == 2:
+                cancel.cancel()
+
+    config = AdaptConfig(text=True, visual=True, epochs=3, batch_size=16)
+    result = adaptation.adapt(lib, (config,), progress=progress, cancel=cancel)
+    assert result.cancelled and not result.kept
+    assert lib.model_key == key and [r.path for r in lib.search("a child plays", k=10)] == before
+    epochs_seen.clear()
+    adaptation.adapt(lib, (config,), progress=lambda p: p.phase == "training" and
+                     epochs_seen.append(p.epoch))
+    assert epochs_seen and min(epochs_seen) == 2  # resumed after the checkpointed epoch 1
+
+
+def test_cancelled_reembedding_keeps_zero_shot(tmp_path, tiny_model):
+    lib, photos = captioned_library(tmp_path, tiny_model, photos=40, captioned=0)
+    base, key = lib.embedder, lib.model_key
+    trained = Adaptation(base.model, base.loaded.tokenizer, AdaptConfig(visual=True), 64, 32)
+    trained.save(tmp_path / "a.safetensors")
+    cancel = CancelToken()
+    adaptation.activate(lib, base, tmp_path / "a.safetensors",
+                        progress=lambda p: cancel.cancel(), cancel=cancel)
+    assert lib.model_key == key and lib.embedder is base
+    assert len(lib.search("anything", k=40)) == 40
+
+
+def test_too_few_captions_are_refused_with_numbers(tmp_path, tiny_model):
+    lib, _ = captioned_library(tmp_path, tiny_model, photos=30, captioned=25, per_photo=1)
+    with pytest.raises(NotEnoughData, match="Only 25 photos .* at least 40"):
+        adaptation.adapt(lib)
+    assert adaptation.usable(lib)["captioned"] == 25
