@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from photofind.config import DATA_DIR_ENV
@@ -78,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", type=int, default=64)
     evaluate.add_argument("--negatives", type=int, default=64)
     evaluate.add_argument("--out", default="photofind-eval", help="results folder")
+    watch = commands.add_parser("watch", help="catch up, then keep the index up to date as "
+                                              "folders change (Ctrl+C stops)")
+    watch.add_argument("paths", nargs="*", help="folders to add first (default: the indexed ones)")
+    watch.add_argument("--poll", action="store_true",
+                       help="poll instead of using native events (e.g. for network shares)")
+    watch.add_argument("--debounce", type=float, default=1.0,
+                       help="seconds of quiet before a batch is indexed (default 1)")
     commands.add_parser("gui", help="open the desktop app (the default)")
     return parser
 
@@ -213,6 +221,43 @@ def cmd_forget(lib, args) -> int:
     return 0
 
 
+def cmd_watch(lib, args) -> int:
+    from photofind.library.watch import LibraryWatcher
+
+    for folder in args.paths:
+        if not os.path.isdir(folder):
+            print(f"photofind watch: {folder} is not a folder", file=sys.stderr)
+            return EXIT_USAGE
+        lib.catalog.add_root(os.path.abspath(folder))
+    if not lib.catalog.roots():
+        print("photofind watch: nothing to watch; give a folder or index one first",
+              file=sys.stderr)
+        return EXIT_USAGE
+
+    def show(report) -> None:
+        line = f"{time.strftime('%H:%M:%S')}  {report.summary()}"
+        if report.problems:
+            path, reason = report.problems[0]
+            more = f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
+            line += f"; {path}: {reason}{more}"
+        print(line, flush=True)
+
+    watcher = LibraryWatcher(lib, debounce=args.debounce, on_change=show, polling=args.poll)
+    try:
+        watcher.start()
+        for root, state in watcher.states().items():
+            print(f"{state:9s} {root}")
+        print("Catching up, then watching for changes; Ctrl+C stops.", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.stop()
+    print("Stopped watching; everything done so far is saved.")
+    return 0
+
+
 VARIANTS = {"text": dict(text=True, visual=False), "visual": dict(text=False, visual=True),
             "both": dict(text=True, visual=True),
             "adapter": dict(text=False, visual=False, adapter=True),
@@ -328,7 +373,8 @@ def cmd_eval(lib, args) -> int:
 
 
 COMMANDS = {"eval": cmd_eval, "adapt": cmd_adapt, "concepts": cmd_concepts, "index": cmd_index, "search": cmd_search, "status": cmd_status,
-            "forget": cmd_forget, "show": cmd_show, "import-captions": cmd_import_captions}
+            "forget": cmd_forget, "show": cmd_show, "import-captions": cmd_import_captions,
+            "watch": cmd_watch}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ catalog's vectors) and, lazily, the model: status and forget never load a model.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -230,6 +231,8 @@ class PhotoLibrary:
     def _plan(self, target: Path, report: IndexReport, jobs: list, vanished: list,
               meta_jobs: list) -> None:
         target = Path(os.path.abspath(target.expanduser()))
+        if not self._root_reachable(target, report):
+            return
         if target.is_dir():
             root_id = self.catalog.add_root(target)
             found = scan(target)
@@ -399,6 +402,83 @@ class PhotoLibrary:
             self.vectors.remove(removed)
             self._save_index()
         return len(removed)
+
+    # -- live library: moves, deletions and offline roots (used by library/watch.py) -----
+    def move_paths(self, pairs: Iterable[tuple[str | os.PathLike, str | os.PathLike]]) -> int:
+        """Re-point photos after a file or folder was moved or renamed, keeping their ids and
+        vectors. A watcher knows both paths, so nothing is decoded or hashed; sources the
+        catalog does not know are skipped (``index`` still finds those by content hash).
+        Returns the number of photos moved."""
+        moved, replaced = 0, []
+        with self.catalog.transaction() as db:
+            for src, dest in pairs:
+                src_raw, dest_raw = paths.to_raw(src), paths.to_raw(dest)
+                for row in self.catalog.photos_in_folder(src):  # the file, or all inside
+                    new_raw = dest_raw + row.raw_path[len(src_raw):]
+                    new_path = paths.from_raw(new_raw)
+                    old = self.catalog.photo_by_path(new_path)
+                    if old is not None and old.id != row.id:
+                        replaced.append(old.id)  # moved over another photo
+                    self.catalog.move_photo(db, row.id, new_raw, self.catalog.root_for(new_path),
+                                            row.mtime)
+                    moved += 1
+        if replaced:
+            self.vectors.remove(replaced)
+            self._save_index()
+        return moved
+
+    def remove_paths(self, targets: Iterable[str | os.PathLike]) -> int:
+        """Drop photos whose file (or folder) is gone. Paths that exist again are kept, and so
+        is everything on a root whose folder is missing: a missing drive deletes nothing.
+        Returns the number of photos removed."""
+        ids: set[int] = set()
+        roots = {rid: path for rid, path, _, _ in self.catalog.roots()}
+        root_present = functools.cache(self.root_present)
+        for target in targets:
+            root = roots.get(self.catalog.root_for(target))
+            if os.path.lexists(target) or (root is not None and not root_present(root)):
+                continue
+            ids.update(row.id for row in self.catalog.photos_in_folder(target))
+        if ids:
+            self._remove(sorted(ids))
+            self._save_index()
+        return len(ids)
+
+    def reconcile(self, progress: Progress | None = None,
+                  cancel: CancelToken | None = None) -> IndexReport:
+        """Catch up with everything that changed while nobody watched: re-index every root
+        (unchanged files cost one stat), marking missing roots offline and returning ones
+        online."""
+        roots = [paths.from_raw(raw) for _, _, raw, _ in self.catalog.roots()]
+        return self.index(roots, progress, cancel)
+
+    def root_present(self, root: str | os.PathLike) -> bool:
+        """Is a root's folder there? Missing, unreadable, or empty while the catalog still
+        lists photos in it (the bare mount point of an unmounted drive or share) is absent."""
+        try:
+            with os.scandir(root) as entries:
+                if next(entries, None) is not None:
+                    return True
+        except OSError:
+            return False
+        like = paths.folder_like_pattern(paths.to_text(root))
+        return not self.catalog.photos("path LIKE ? ESCAPE '\\' LIMIT 1", (like,))
+
+    def _root_reachable(self, target: Path, report: IndexReport) -> bool:
+        """For a known root: mark it offline (keeping its photos) when its folder is absent,
+        online when present. Other targets pass."""
+        text = paths.to_text(target)
+        root = next(((rid, online) for rid, p, _, online in self.catalog.roots() if p == text),
+                    None)
+        if root is None:
+            return True
+        present = self.root_present(target)
+        if present != root[1]:
+            self.catalog.set_root_online(root[0], present)
+        if not present:
+            report.problems.append((text, "offline: folder missing or empty; its photos are "
+                                          "kept and come back when it returns"))
+        return present
 
     # -- searching ------------------------------------------------------------------------
     def search(self, text: str | None = None, image: str | os.PathLike | None = None,
