@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="machine-readable output")
     search.add_argument("--no-text-match", action="store_true",
                         help="rank by the model alone, ignoring captions and tags")
+    search.add_argument("--no-rerank", action="store_true",
+                        help="skip the trained cross-encoder (bi-encoder order)")
     add_filter_options(search)
 
     commands.add_parser("status", help="counts, errors, model and index size") \
@@ -151,7 +153,8 @@ def cmd_search(lib, args) -> int:
         print("photofind search: give a text query, --image FILE or a filter", file=sys.stderr)
         return EXIT_USAGE
     results = lib.search(args.query, image=args.image, k=args.k, min_score=args.min_score,
-                         filters=filters, hybrid=not args.no_text_match)
+                         filters=filters, hybrid=not args.no_text_match,
+                         rerank=not args.no_rerank)
     if args.json:
         print(json.dumps([r.as_dict() for r in results], indent=2, ensure_ascii=False))
     elif not results:
@@ -311,6 +314,12 @@ def cmd_adapt(lib, args) -> int:
           f"{result.seconds_per_epoch:.0f} s per epoch.")
     print("Kept: queries and photos now use the adapted prompts." if result.kept else
           "Not kept: it did not beat the zero-shot model on held-out photos.")
+    if result.rerank and "before" in result.rerank:
+        rr = result.rerank
+        state = f"on (weight {rr['weight']})" if rr["kept"] else "off (no gain on held-out)"
+        print(f"Reranker: {state}; held-out R@1 {rr['before']['R@1']:.1f} → "
+              f"{rr['after']['R@1']:.1f}, score {rr['before']['score']:.1f} → "
+              f"{rr['after']['score']:.1f}.")
     return 0
 
 
@@ -343,10 +352,10 @@ def cmd_eval(lib, args) -> int:
     settings = evaluate.EvalSettings(
         variants=args.variants.split(","), seeds=[int(s) for s in args.seeds.split(",")],
         epochs=args.epochs, batch_size=args.batch_size, negatives=args.negatives, names=names)
-    unknown = set(settings.variants) - set(evaluate.VARIANTS)
+    unknown = {v for v in settings.variants if not evaluate.known_variant(v)}
     if unknown:
         print(f"photofind eval: unknown variants {sorted(unknown)}; choose from "
-              f"{sorted(evaluate.VARIANTS)}", file=sys.stderr)
+              f"{sorted(evaluate.VARIANTS)}, each optionally with +rerank", file=sys.stderr)
         return EXIT_USAGE
 
     def make_library(data_dir):

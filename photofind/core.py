@@ -226,6 +226,8 @@ class PhotoLibrary:
         if jobs or report.removed:
             self._save_index()
             self.tokens.flush()
+        if not report.cancelled:
+            self.catalog.drop_other_models(self.embedder.base_key)
         return report
 
     def _plan(self, target: Path, report: IndexReport, jobs: list, vanished: list,

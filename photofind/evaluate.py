@@ -42,6 +42,7 @@ VARIANTS = {
     "text+adapter+concepts": AdaptConfig(text=True, visual=False, adapter=True,
                                          concept_max_ap=101.0),
 }
+# "+rerank" after any variant also teaches the cross-encoder and ranks through it.
 
 
 @dataclass
@@ -88,14 +89,27 @@ def _add_texts(lib: PhotoLibrary, texts: dict[Path, list[tuple[str, str]]]) -> N
                                                for kind, text in items])
 
 
+def known_variant(name: str) -> bool:
+    return name.removesuffix("+rerank") in VARIANTS
+
+
 def _adapt(lib: PhotoLibrary, variant: str, settings: EvalSettings, seed: int) -> dict:
-    config = VARIANTS[variant]
-    if config is None:
+    rerank = variant.endswith("+rerank")
+    config = VARIANTS[variant.removesuffix("+rerank")]
+    if config is None and not rerank:
         return {"kept": None, "seconds": 0.0, "trainable_params": 0}
+    if config is None:  # the reranker on the zero-shot model
+        from photofind.adapt.data import build_data
+
+        ids = sorted(lib.vectors.ids)
+        data = build_data(lib.catalog.all_texts(), ids, seed=seed)
+        info = adaptation.teach_reranker(lib, data, lib.data_dir / "adapt-eval", seed)
+        return {"kept": None, "seconds": info.get("seconds", 0.0), "trainable_params": 0,
+                "rerank": info}
     config = replace(config, epochs=settings.epochs, batch_size=settings.batch_size,
                      negatives=settings.negatives)
-    result = adaptation.adapt(lib, (config,), seed=seed)
-    return {"kept": result.kept, "seconds": result.seconds,
+    result = adaptation.adapt(lib, (config,), seed=seed, rerank=rerank)
+    return {"kept": result.kept, "seconds": result.seconds, "rerank": result.rerank,
             "trainable_params": result.trainable_params,
             "trainable_share_percent": round(100 * result.share, 4),
             "seconds_per_epoch": result.seconds_per_epoch,
@@ -106,12 +120,15 @@ def _strip(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if k != "per_query"}
 
 
-def _rankings(lib: PhotoLibrary, queries: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Every photo ranked for every query by the live HNSW index (photo ids, best first)."""
-    vectors = lib.embedder.encode_texts(queries)
+def _rankings(lib: PhotoLibrary, queries: list[str]) -> np.ndarray:
+    """Every photo ranked for every query by the live HNSW index (photo ids, best first);
+    through the app's search path (top 50 re-ranked) when a reranker is active."""
     size = len(lib.vectors)
-    ranked = [[pid for pid, _ in lib.vectors.search(q, size)] for q in vectors]
-    return np.asarray(ranked), vectors
+    if lib.reranker is not None and lib.reranker.active:
+        return np.asarray([[r.photo.id for r in lib.search(q, k=size, hybrid=False)]
+                           for q in queries])
+    vectors = lib.embedder.encode_texts(queries)
+    return np.asarray([[pid for pid, _ in lib.vectors.search(q, size)] for q in vectors])
 
 
 def captioned(folder: Path, captions_csv: Path, work: Path, make_library,
@@ -132,7 +149,7 @@ def captioned(folder: Path, captions_csv: Path, work: Path, make_library,
             info = _adapt(lib, variant, settings, seed)
             queries = [(c, folder / p) for p in held_out for c in table[p]]
             ids = {str(folder / p): lib.catalog.photo_by_path(folder / p).id for p in held_out}
-            ranked, _ = _rankings(lib, [q for q, _ in queries])
+            ranked = _rankings(lib, [q for q, _ in queries])
             ranks = np.array([int(np.flatnonzero(row == ids[str(path)])[0]) + 1
                               for row, (_, path) in zip(ranked, queries)])
             rows.append({"protocol": "captioned", "variant": variant, "seed": seed,
@@ -181,7 +198,7 @@ def _tag_metrics(lib, folder, table, owned, names) -> dict:
     out = {}
     for style, template in (("word", "{}"), ("template", QUERY_TEMPLATE)):
         queries = [template.format(names.get(kind, kind)) for kind in kinds]
-        ranked, _ = _rankings(lib, queries)
+        ranked = _rankings(lib, queries)
         aps, aps_clean, p10 = [], [], []
         for kind, row in zip(kinds, ranked):
             relevant = {ids[p] for p, t in table.items() if t == kind} - tagged_ids

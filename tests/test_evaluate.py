@@ -38,12 +38,13 @@ def test_captioned_protocol(tmp_path, tiny_model):
         shutil.copy(photo, tmp_path / "lib")
     subset_csv(FLICKR / "captions.csv", tmp_path / "c.csv", {p.name for p in photos})
     done = run_eval(tmp_path, tiny_model, "captioned", str(tmp_path / "lib"),
-                    str(tmp_path / "c.csv"), "--variants", "zero-shot,text")
+                    str(tmp_path / "c.csv"), "--variants", "zero-shot,text,zero-shot+rerank")
     result = json.loads((tmp_path / "out" / "captioned.json").read_text())
     runs = {r["variant"]: r for r in result["runs"]}
     assert runs["zero-shot"]["queries"] == 21 * 5 and runs["zero-shot"]["gallery"] == 70
     assert 0 <= runs["text"]["R@1"] <= runs["text"]["R@10"] <= 100
     assert runs["text"]["kept"] in (True, False)
+    assert "weight" in runs["zero-shot+rerank"]["rerank"]
     assert "| captioned |" in done.stdout and (tmp_path / "out" / "captioned.md").exists()
 
 

@@ -330,6 +330,14 @@ class Catalog:
             if db.execute("DELETE FROM embeddings WHERE model_key=?", (model_key,)).rowcount:
                 self._bump_version(db)
 
+    def drop_other_models(self, base_key: str) -> None:
+        """After a model change: forget vectors of other models (and their adaptations)."""
+        with self.transaction() as db:
+            hit = db.execute("DELETE FROM embeddings WHERE model_key <> ? AND model_key NOT "
+                             "LIKE ? ESCAPE '\\'", (base_key, _like_prefix(base_key + "|")))
+            if hit.rowcount:
+                self._bump_version(db)
+
     def drop_embedding(self, db: sqlite3.Connection, photo_id: int) -> None:
         if db.execute("DELETE FROM embeddings WHERE photo_id=?", (photo_id,)).rowcount:
             self._bump_version(db)
@@ -369,6 +377,10 @@ class Catalog:
     def _bump_version(self, db: sqlite3.Connection) -> None:
         db.execute("INSERT INTO meta VALUES('embedding_version', '1') ON CONFLICT(key) DO "
                    "UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _statements(script: str) -> Iterator[str]:
