@@ -1,0 +1,99 @@
+"""Adaptation cost with ViT-B-32 on this machine (issue 5 targets).
+
+Random weights of the real ViT-B-32 architecture (no hub here; compute cost is identical to
+the pretrained model). Measures, in one run: plain indexing speed of the shared Flickr8k
+photos (the baseline), adaptation time on those photos with their captions (text + visual
+prompts, early stopping off), time per epoch and trainable parameters, and re-embedding speed
+with the visual prompt as a ratio to plain indexing. Prints JSON and a table.
+Usage: python benchmarks/bench_adapt.py [--photos 1000] [--epochs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import open_clip
+import torch
+from safetensors.torch import save_file
+
+from photofind.adapt import library as adaptation
+from photofind.adapt.store import Adaptation, AdaptConfig
+from photofind.core import PhotoLibrary
+from photofind.embed.model import ModelSpec
+from photofind.library.metadata import TextItem
+
+FLICKR = Path(__file__).resolve().parents[2] / "shared" / "data" / "flickr8k"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--photos", type=int, default=1000)
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-adapt-"))
+    weights = work / "vit-b-32-random.safetensors"
+    model = open_clip.create_model("ViT-B-32")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
+    del model
+    photos_dir = work / "photos"
+    photos_dir.mkdir()
+    photos = sorted((FLICKR / "images").glob("*.jpg"))[: args.photos]
+    for photo in photos:
+        (photos_dir / photo.name).symlink_to(photo)
+    lib = PhotoLibrary(work / "data", model=ModelSpec("ViT-B-32", str(weights)))
+    _ = lib.embedder.dim  # load the model before timing
+    started = time.monotonic()
+    lib.index([photos_dir])
+    index_s = time.monotonic() - started
+    captions: dict[str, list[str]] = {}
+    with open(FLICKR / "captions.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            captions.setdefault(row["image"], []).append(row["caption"])
+    with lib.catalog.transaction() as db:
+        for photo in photos:
+            row = lib.catalog.photo_by_path(photos_dir / photo.name)
+            lib.catalog.add_texts(db, row.id, [TextItem("caption", c, "bench", "")
+                                               for c in captions[photo.name]])
+    config = AdaptConfig(text=True, visual=True, epochs=args.epochs, patience=args.epochs,
+                         concept_min_photos=0)
+    started = time.monotonic()
+    result = adaptation.adapt(lib, (config,), rerank=False)
+    adapt_s = time.monotonic() - started
+    base = lib.embedder.adapted(None)
+    lib.embedder = base
+    trained = Adaptation(base.model, base.loaded.tokenizer, config, base.prep.size, base.dim)
+    with torch.no_grad():
+        trained.visual.tokens.normal_(std=0.02)
+    trained.save(work / "prompts.safetensors")
+    started = time.monotonic()
+    adaptation.activate(lib, base, work / "prompts.safetensors")
+    reembed_s = time.monotonic() - started
+    out = {
+        "photos": len(photos), "epochs": result.epochs_run,
+        "plain_index_img_s": round(len(photos) / index_s, 2),
+        "adapt_s": round(adapt_s, 1), "seconds_per_epoch": result.seconds_per_epoch,
+        "trainable_params": result.trainable_params,
+        "trainable_share_percent": round(100 * result.share, 4),
+        "reembed_img_s": round(len(photos) / reembed_s, 2),
+        "reembed_vs_index": round(index_s / reembed_s, 3),
+        "val_before": {k: v for k, v in result.before.items() if k != "per_query"},
+        "val_after": {k: v for k, v in result.after.items() if k != "per_query"},
+        "kept": result.kept, "torch_threads": torch.get_num_threads(),
+    }
+    print(json.dumps(out, indent=2))
+    print("\n| photos | index img/s | adapt s (epochs) | s/epoch | params (share) | "
+          "re-embed img/s | re-embed / index |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| {out['photos']} | {out['plain_index_img_s']} | {out['adapt_s']} ({out['epochs']}) "
+          f"| {out['seconds_per_epoch']} | {out['trainable_params']:,} "
+          f"({out['trainable_share_percent']} %) | {out['reembed_img_s']} | "
+          f"{out['reembed_vs_index']} |")
+
+
+if __name__ == "__main__":
+    main()
