@@ -241,3 +241,22 @@ def test_missing_model_gets_a_friendly_way_out(qtbot, make_window, tmp_path, mon
     assert "not found" in asked[0] and "Traceback" not in asked[0]
     assert window.jobs == 0 and window.progress.isHidden()
     shutil.rmtree(folder)
+
+
+def test_pyside_reference_bug_cannot_abort_the_app(qapp):
+    """PySide6 6.12 on CPython 3.11 drops a reference to None per void call and to True per
+    emit; photofind.gui makes those singletons effectively immortal when that happens."""
+    from PySide6.QtCore import QObject, Signal
+    from PySide6.QtWidgets import QLabel
+
+    from photofind.gui import qtfix
+
+    class Emitter(QObject):
+        ping = Signal(int)
+
+    label, emitter = QLabel(), Emitter()
+    for i in range(20_000):  # well past None's and True's own reference counts
+        label.setText("x")
+        emitter.ping.emit(i)
+    if qtfix.loses_references():
+        assert qtfix.install() and sys.getrefcount(None) > qtfix.ENOUGH // 2

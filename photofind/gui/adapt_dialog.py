@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
+    QLayout,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -90,9 +91,10 @@ class AdaptDialog(QDialog):
         super().__init__(parent)
         self.hooks, self.backend = hooks, backend
         self.setWindowTitle("Adapt to my library")
-        self.setMinimumWidth(460)
         self.state = "ready"  # running, done, cancelled, failed
         layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)  # grows with its texts
         self.intro = QLabel("Counting photos with your captions and tags…", wordWrap=True)
         self.bar = QProgressBar()
         self.bar.hide()
@@ -107,6 +109,8 @@ class AdaptDialog(QDialog):
             buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
         for widget in (self.intro, self.bar, self.detail, self.result, buttons):
             layout.addWidget(widget)
+        self.intro.setMinimumWidth(460)  # wrapped labels set the width, the texts the height
+        self.start.setDefault(True)
         self.cancel.hide()
         self.start.clicked.connect(self.run)
         self.cancel.clicked.connect(self.stop)
@@ -180,6 +184,7 @@ class AdaptDialog(QDialog):
 
     def _end(self, state: str) -> None:
         self.state = state
+        self.start.setText("Run again")
         self.thread.quit()
         self.bar.hide()
         self.detail.clear()
@@ -217,11 +222,12 @@ def _numbers(obj) -> dict:
 def _compare(before, after) -> str:
     """"before → after" for a number or for each number of a mapping."""
     if isinstance(before, int | float) and isinstance(after, int | float):
-        return f"Before: {before:.3f} → after: {after:.3f}"
+        return f"Search quality on your photos: {before:.3f} → {after:.3f}"
     if before is None or after is None:
         return ""
     old, new = _numbers(before), _numbers(after)
-    return "\n".join(f"{k}: {old[k]:.3f} → {new[k]:.3f}" for k in old if k in new)
+    return "Search quality on your photos (before → after):\n" + "\n".join(
+        f"    {k}: {old[k]:.3f} → {new[k]:.3f}" for k in old if k in new)
 
 
 def _duration(seconds: float) -> str:

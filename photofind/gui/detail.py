@@ -41,7 +41,9 @@ class DetailPane(QScrollArea):
         self.facts.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.texts = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
         self.texts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        buttons = QHBoxLayout()
+        self.buttons = QWidget()
+        buttons = QHBoxLayout(self.buttons)
+        buttons.setContentsMargins(0, 0, 0, 0)
         for action in actions:
             button = QToolButton()
             button.setDefaultAction(action)
@@ -50,7 +52,7 @@ class DetailPane(QScrollArea):
         buttons.addStretch(1)
         for widget in (self.picture, self.title):
             layout.addWidget(widget)
-        layout.addLayout(buttons)
+        layout.addWidget(self.buttons)
         layout.addLayout(self.facts)
         layout.addWidget(self.texts)
         layout.addStretch(1)
@@ -67,7 +69,7 @@ class DetailPane(QScrollArea):
         self.title.setText(os.path.basename(hit.photo.path) if hit else "")
         self._set_facts([] if hit is None else [("Path", hit.photo.path)])
         self.texts.clear()
-        self.widget().setEnabled(hit is not None)
+        self.buttons.setVisible(hit is not None)
 
     def set_info(self, hit: Hit, info: PhotoInfo | None) -> None:
         if hit is not self.hit:

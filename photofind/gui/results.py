@@ -28,9 +28,10 @@ class ResultsModel(QAbstractListModel):
         self.thumbs = thumbs
         thumbs.ready.connect(self._thumb_ready)
 
-    def set_hits(self, hits: list[Hit]) -> None:
+    def set_hits(self, hits: list[Hit]) -> bool:
         """Show ``hits``; when they only extend the current list (a folder being indexed
-        while browsing), rows are appended so the view keeps its scroll position."""
+        while browsing), rows are appended so the view keeps its scroll position.
+        Returns whether the list was replaced."""
         old = [(h.photo.id, h.score) for h in self.hits]
         new = [(h.photo.id, h.score) for h in hits]
         if old and len(new) > len(old) and new[:len(old)] == old:
@@ -38,11 +39,14 @@ class ResultsModel(QAbstractListModel):
             self.hits = list(hits)
             self._index_keys()
             self.endInsertRows()
-        elif new != old:
-            self.beginResetModel()
-            self.hits = list(hits)
-            self._index_keys()
-            self.endResetModel()
+            return False
+        if new == old:
+            return False
+        self.beginResetModel()
+        self.hits = list(hits)
+        self._index_keys()
+        self.endResetModel()
+        return True
 
     def _index_keys(self) -> None:
         self._rows_by_key = {}
@@ -138,6 +142,15 @@ class ResultsView(QListView):
         self.empty_text = ""
         self.drop_hint = False
         self.doubleClicked.connect(lambda index: self.hit_activated.emit(index.data(HIT_ROLE)))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        """Spread the columns over the whole width instead of leaving a ragged right edge
+        (the scroll bar's width is always kept free, so columns never flip back and forth)."""
+        super().resizeEvent(event)
+        cell = self.itemDelegate().sizeHint(None, None)
+        free = self.width() - 2 * self.frameWidth() - self.verticalScrollBar().sizeHint().width()
+        columns = max(1, free // (cell.width() + 2 * self.spacing()))
+        self.setGridSize(QSize(free // columns, cell.height() + 2 * self.spacing()))
 
     def set_empty_text(self, text: str) -> None:
         self.empty_text = text

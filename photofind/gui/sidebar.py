@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
-    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -39,9 +38,7 @@ class _FolderRow(QWidget):
         texts.addWidget(self.detail)
         layout.addLayout(texts, 1)
         if on_remove is not None:
-            remove = QToolButton(self)
-            remove.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
-            remove.setAutoRaise(True)
+            remove = QToolButton(self, text="✕", autoRaise=True)
             remove.setToolTip("Remove this folder from the library (the photos stay on disk)")
             remove.clicked.connect(on_remove)
             layout.addWidget(remove)

@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.photo_count, self.roots, self.states = 0, [], {}
         self.jobs = self.pending = 0
         self.similar_to: str | None = None
+        self.asked = Query()
         self.folder: str | None = None
         self.last_report = None
         self._asking_for_model = False
@@ -183,7 +184,8 @@ class MainWindow(QMainWindow):
         self.photo_count, self.roots = status["photos"], status["roots"]
         self.sidebar.set_folders(self.photo_count, self.roots, self.states)
         unreadable = f" · {status['errors']:,} unreadable" if status["errors"] else ""
-        self.summary.setText(f"{self.photo_count:,} photos{unreadable} · {status['model']}")
+        model = _model_label(self.backend.lib.model_spec) if self.backend else status["model"]
+        self.summary.setText(f"{self.photo_count:,} photos{unreadable} · model: {model}")
         self._update_empty_text()
 
     # -- indexing -----------------------------------------------------------------------------
@@ -255,15 +257,17 @@ class MainWindow(QMainWindow):
 
     # -- searching ----------------------------------------------------------------------------
     def _query(self) -> Query:
-        value = self.min_score.value()
-        return Query(text=self.search.text(), image=self.similar_to, folder=self.folder,
-                     min_score=value / 100 if value else None)
+        """What the controls ask for now; typed words win over "find similar"."""
+        value, text = self.min_score.value(), self.search.text()
+        return Query(text=text, image=None if text.strip() else self.similar_to,
+                     folder=self.folder, min_score=value / 100 if value else None)
 
     def run_search(self) -> None:
         self.debounce.stop()
         if self.backend is None:
             return  # closing
-        self.pending = self.backend.search(self._query())
+        self.asked = self._query()
+        self.pending = self.backend.search(self.asked)
 
     def _text_edited(self, _text: str) -> None:
         self.similar_to = None  # typing leaves "find similar"
@@ -290,9 +294,15 @@ class MainWindow(QMainWindow):
     def _answered(self, serial: int, hits: list) -> None:
         if serial != self.pending:
             return  # an older search finished after a newer one was asked for
-        self.model.set_hits(hits)
+        replaced = self.model.set_hits(hits)
         self._update_header(hits)
         self._update_empty_text()
+        if not replaced:
+            return
+        shown = self.detail.hit and self.model.row_of(self.detail.hit.photo.id)
+        if shown is not None:  # keep the photo in the detail pane selected, with its new score
+            self.grid.setCurrentIndex(self.model.index(shown))
+        self.grid.scrollToTop()  # new results start at the best match
 
     def _search_failed(self, serial: int, exc) -> None:
         if isinstance(exc, ModelUnavailable) or serial == 0:
@@ -302,7 +312,7 @@ class MainWindow(QMainWindow):
             self.header.setText(html.escape(str(exc)))
 
     def _update_header(self, hits: list) -> None:
-        query, count = self._query(), len(hits)
+        query, count = self.asked, len(hits)
         where = f" in {html.escape(os.path.basename(self.folder))}" if self.folder else ""
         if query.image:
             name = html.escape(os.path.basename(query.image))
@@ -311,7 +321,8 @@ class MainWindow(QMainWindow):
             more = f" · showing the first {BROWSE_LIMIT:,}" if count >= BROWSE_LIMIT else ""
             text = f"{'All photos' if not where else 'Photos' + where} · {count:,}{more}"
         else:
-            text = f"{count:,} best matches for <b>“{html.escape(query.text.strip())}”</b>{where}"
+            words = html.escape(query.text.strip())
+            text = f"{count:,} matches for <b>“{words}”</b>{where}, best first"
         self.header.setText(text)
 
     def _update_empty_text(self) -> None:
@@ -435,6 +446,14 @@ class MainWindow(QMainWindow):
             self.backend.shutdown(wait=True)
             self.backend = None
         super().closeEvent(event)
+
+
+def _model_label(spec) -> str:
+    """A short model name for the status bar (file names, not whole paths)."""
+    weights = os.path.basename(spec.pretrained or "")
+    if spec.config:
+        return f"{os.path.basename(spec.config)} + {weights}"
+    return f"{spec.name} ({weights})"
 
 
 def _local_paths(mime) -> list[str]:
