@@ -1,0 +1,58 @@
+"""Things to do with one photo, shared by the grid's context menu and the detail pane."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+
+from photofind.gui.queries import Hit
+
+
+class PhotoActions(QObject):
+    """``open``, ``reveal``, ``similar`` and ``copy`` act on ``current()`` (the shown photo)."""
+
+    def __init__(self, current: Callable[[], Hit | None], find_similar: Callable[[Hit], None],
+                 parent: QObject):
+        super().__init__(parent)
+        self.current = current
+        self.open = self._action("Open", open_file, "Open the photo in your viewer")
+        self.reveal = self._action("Show in folder", reveal, "Open the folder that holds it")
+        self.similar = self._action("Find similar", find_similar, "Photos that look like this",
+                                    QKeySequence("Ctrl+Shift+F"))
+        self.copy = self._action("Copy path", copy_path, "Copy the file's path",
+                                 QKeySequence("Ctrl+Shift+C"))
+        self.all = [self.open, self.reveal, self.similar, self.copy]
+        self.set_enabled(False)
+
+    def _action(self, text: str, do: Callable[[Hit], None], tip: str,
+                shortcut: QKeySequence | None = None) -> QAction:
+        action = QAction(text, self.parent())
+        action.setToolTip(tip)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(lambda: self._run(do))
+        return action
+
+    def _run(self, do: Callable[[Hit], None]) -> None:
+        hit = self.current()
+        if hit is not None:
+            do(hit)
+
+    def set_enabled(self, enabled: bool) -> None:
+        for action in self.all:
+            action.setEnabled(enabled)
+
+
+def open_file(hit: Hit) -> None:
+    QDesktopServices.openUrl(QUrl.fromLocalFile(os.fsdecode(hit.photo.file)))
+
+
+def reveal(hit: Hit) -> None:
+    QDesktopServices.openUrl(QUrl.fromLocalFile(os.fsdecode(hit.photo.file.parent)))
+
+
+def copy_path(hit: Hit) -> None:
+    QGuiApplication.clipboard().setText(hit.photo.path)

@@ -1,0 +1,191 @@
+"""The results grid: a list model of hits, a delegate that paints thumbnail + score, and an
+icon-mode view that shows a friendly sentence when it is empty."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from photofind.gui.queries import Hit
+from photofind.gui.thumbs import ThumbnailLoader
+
+HIT_ROLE = Qt.ItemDataRole.UserRole + 1
+THUMB_PX, PAD, TEXT_H = 176, 6, 22
+
+
+class ResultsModel(QAbstractListModel):
+    def __init__(self, thumbs: ThumbnailLoader, parent=None):
+        super().__init__(parent)
+        self.hits: list[Hit] = []
+        self._rows_by_key: dict[str, list[int]] = {}
+        self.set_loader(thumbs)
+
+    def set_loader(self, thumbs: ThumbnailLoader) -> None:
+        """Follow a new library's thumbnail loader (the settings may switch libraries)."""
+        self.thumbs = thumbs
+        thumbs.ready.connect(self._thumb_ready)
+
+    def set_hits(self, hits: list[Hit]) -> bool:
+        """Show ``hits``; when they only extend the current list (a folder being indexed
+        while browsing), rows are appended so the view keeps its scroll position.
+        Returns whether the list was replaced."""
+        old = [(h.photo.id, h.score) for h in self.hits]
+        new = [(h.photo.id, h.score) for h in hits]
+        if old and len(new) > len(old) and new[:len(old)] == old:
+            self.beginInsertRows(QModelIndex(), len(old), len(new) - 1)
+            self.hits = list(hits)
+            self._index_keys()
+            self.endInsertRows()
+            return False
+        if new == old:
+            return False
+        self.beginResetModel()
+        self.hits = list(hits)
+        self._index_keys()
+        self.endResetModel()
+        return True
+
+    def _index_keys(self) -> None:
+        self._rows_by_key = {}
+        for row, hit in enumerate(self.hits):
+            self._rows_by_key.setdefault(ThumbnailLoader.key(hit.photo), []).append(row)
+
+    def row_of(self, photo_id: int) -> int | None:
+        return next((i for i, h in enumerate(self.hits) if h.photo.id == photo_id), None)
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(self.hits)
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.hits):
+            return None
+        hit = self.hits[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return os.path.basename(hit.photo.path)
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.thumbs.pixmap(hit.photo)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            score = "" if hit.score is None else f"\nscore {hit.score:.3f}"
+            return f"{hit.photo.path}{score}"
+        if role == HIT_ROLE:
+            return hit
+        return None
+
+    def _thumb_ready(self, key: str) -> None:
+        for row in self._rows_by_key.get(key, []):
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+class ResultDelegate(QStyledItemDelegate):
+    """Thumbnail (aspect kept, centred), then file name and score on one line."""
+
+    def sizeHint(self, option, index) -> QSize:  # noqa: N802
+        return QSize(THUMB_PX + 2 * PAD, THUMB_PX + TEXT_H + 2 * PAD)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+        style = option.widget.style() if option.widget else None
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        if style:
+            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
+                                option.widget)
+        cell = option.rect.adjusted(PAD, PAD, -PAD, -PAD)
+        frame = QRect(cell.left(), cell.top(), cell.width(), THUMB_PX)
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        if pixmap is not None and not pixmap.isNull():
+            size = pixmap.size().scaled(frame.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            target = QRect(0, 0, size.width(), size.height())
+            target.moveCenter(frame.center())
+            painter.drawPixmap(target, pixmap)
+        else:
+            painter.fillRect(frame.adjusted(8, 8, -8, -8), option.palette.color(
+                QPalette.ColorRole.AlternateBase))
+        hit: Hit = index.data(HIT_ROLE)
+        text_rect = QRect(cell.left() + 2, frame.bottom() + 4, cell.width() - 4, TEXT_H - 4)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        painter.setPen(option.palette.color(role))
+        score_w = 0
+        if hit.score is not None:
+            score = f"{hit.score:.2f}"
+            score_w = option.fontMetrics.horizontalAdvance(score) + 8
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignRight |
+                             Qt.AlignmentFlag.AlignVCenter, score)
+        name = option.fontMetrics.elidedText(index.data(), Qt.TextElideMode.ElideMiddle,
+                                             text_rect.width() - score_w)
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         name)
+        painter.restore()
+
+
+class ResultsView(QListView):
+    """Icon grid; paints ``empty_text`` centred when there is nothing to show."""
+
+    hit_activated = Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setSpacing(4)
+        self.setSelectionMode(QListView.SelectionMode.SingleSelection)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.setItemDelegate(ResultDelegate(self))
+        self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
+        self.setMouseTracking(True)
+        self.empty_text = ""
+        self.drop_hint = False
+        self.doubleClicked.connect(lambda index: self.hit_activated.emit(index.data(HIT_ROLE)))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        """Spread the columns over the whole width instead of leaving a ragged right edge
+        (the scroll bar's width is always kept free, so columns never flip back and forth)."""
+        super().resizeEvent(event)
+        cell = self.itemDelegate().sizeHint(None, None)
+        free = self.width() - 2 * self.frameWidth() - self.verticalScrollBar().sizeHint().width()
+        columns = max(1, free // (cell.width() + 2 * self.spacing()))
+        self.setGridSize(QSize(free // columns, cell.height() + 2 * self.spacing()))
+
+    def set_empty_text(self, text: str) -> None:
+        self.empty_text = text
+        self.viewport().update()
+
+    def set_drop_hint(self, on: bool) -> None:
+        self.drop_hint = on
+        self.viewport().update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if self.drop_hint:
+            self._paint_drop_hint()
+        elif self.model() is not None and self.model().rowCount() == 0 and self.empty_text:
+            painter = QPainter(self.viewport())
+            font = painter.font()
+            font.setPointSizeF(font.pointSizeF() * 1.3)
+            painter.setFont(font)
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.viewport().rect().adjusted(24, 24, -24, -24),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self.empty_text)
+
+    def _paint_drop_hint(self) -> None:
+        painter = QPainter(self.viewport())
+        color = self.palette().color(QPalette.ColorRole.Highlight)
+        painter.setPen(QPen(color, 3, Qt.PenStyle.DashLine))
+        fill = QColor(color)
+        fill.setAlpha(30)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(self.viewport().rect().adjusted(8, 8, -8, -8), 12, 12)
+        painter.setPen(color)
+        painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
+                         "Drop to add these photos to your library")
+
+    def current_hit(self) -> Hit | None:
+        index = self.currentIndex()
+        return index.data(HIT_ROLE) if index.isValid() else None

@@ -1,0 +1,59 @@
+"""Persistent preferences (QSettings, organisation "photofind") and how they become a
+``PhotoLibrary``. Command-line options win over stored ones for that run only."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from PySide6.QtCore import QSettings
+
+ORGANIZATION = APPLICATION = "photofind"
+LIBRARY_KEYS = {  # option name (as on the command line) -> settings key
+    "model": "model/name",
+    "pretrained": "model/pretrained",
+    "model_config": "model/config",
+    "device": "model/device",
+    "data_dir": "library/data_dir",
+}
+
+
+class Settings:
+    def __init__(self, store: QSettings | None = None):
+        self.store = store or QSettings(ORGANIZATION, APPLICATION)
+
+    def get(self, key: str, default=None, kind: type | None = None):
+        value = self.store.value(key, default)
+        if kind is not None and value is not None:
+            try:
+                return kind(value)
+            except (TypeError, ValueError):
+                return default
+        return value
+
+    def set(self, key: str, value) -> None:
+        if value in (None, ""):
+            self.store.remove(key)
+        else:
+            self.store.setValue(key, value)
+
+    def library_options(self, overrides=None) -> SimpleNamespace:
+        """Model/device/data-dir/workers: ``overrides`` (parsed CLI args) over stored ones."""
+        options = {name: self.get(key) or None for name, key in LIBRARY_KEYS.items()}
+        options["workers"] = None
+        for name in (*options, "workers"):
+            value = getattr(overrides, name, None)
+            if value is not None and not (name == "device" and value == "auto"):
+                options[name] = value
+        return SimpleNamespace(**options)
+
+    def save_library_options(self, options: SimpleNamespace) -> None:
+        for name, key in LIBRARY_KEYS.items():
+            self.set(key, getattr(options, name, None))
+        self.store.sync()
+
+
+def open_library(options: SimpleNamespace):
+    """A ``PhotoLibrary`` from options shaped like the CLI's (same rules for model specs)."""
+    from photofind.cli import open_library as open_from_args
+
+    return open_from_args(options)

@@ -1,0 +1,461 @@
+"""The main window: folders on the left, search and results in the middle, details on the
+right, indexing progress at the bottom. It holds no library logic: it sends requests to a
+``Backend`` and shows what comes back."""
+
+from __future__ import annotations
+
+import html
+import os
+from types import SimpleNamespace
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSlider,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photofind.embed.model import ModelUnavailable
+from photofind.gui.actions import PhotoActions
+from photofind.gui.adapt_dialog import UNAVAILABLE_TIP, AdaptDialog, AdaptHooks
+from photofind.gui.backend import Backend
+from photofind.gui.detail import DetailPane
+from photofind.gui.progress import IndexProgress
+from photofind.gui.queries import BROWSE_LIMIT, Hit, Query
+from photofind.gui.results import HIT_ROLE, ResultsModel, ResultsView
+from photofind.gui.settings import Settings, open_library
+from photofind.gui.settings_dialog import SettingsDialog, ask_for_weights
+from photofind.gui.sidebar import FolderSidebar
+
+DEBOUNCE_MS = 300
+EMPTY_LIBRARY = "Drop a folder here to start\n\n(or use Add folder… in the toolbar)"
+INDEXING_EMPTY = "Indexing your photos…\nthey appear here as soon as they are ready"
+NO_MATCH = "No photos match — try fewer words"
+MODEL_KEYS = ("model", "pretrained", "model_config")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings, overrides=None):
+        super().__init__()
+        self.settings, self.overrides = settings, overrides
+        self.setWindowTitle("photofind")
+        self.setAcceptDrops(True)
+        self.backend: Backend | None = None
+        self.options = SimpleNamespace()
+        self.photo_count, self.roots, self.states = 0, [], {}
+        self.jobs = self.pending = 0
+        self.similar_to: str | None = None
+        self.asked = Query()
+        self.folder: str | None = None
+        self.last_report = None
+        self._asking_for_model = False
+        self.debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self.debounce.timeout.connect(self.run_search)
+        self.photo_actions = PhotoActions(lambda: self.detail.hit, self.find_similar, self)
+        self._build()
+        self.open_backend(settings.library_options(overrides))
+        self.restore_state()
+
+    # -- building -----------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.search = QLineEdit(placeholderText="Describe a photo: “red kayak on a lake”",
+                                clearButtonEnabled=True)
+        self.search.textEdited.connect(self._text_edited)
+        self.search.returnPressed.connect(self.run_search)
+        self.min_score = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=50)
+        self.min_score.setFixedWidth(120)
+        self.min_score.setToolTip("Hide results that match less well than this")
+        self.min_score_label = QLabel()
+        self.min_score.valueChanged.connect(self._min_score_changed)
+        self._min_score_changed(0)
+        self.add_action = self._action("Add folder…", self.choose_folder, "Ctrl+O")
+        self.settings_action = self._action("Settings…", self.open_settings, "Ctrl+,")
+        self.adapt_action = self._action("Adapt to my library…", self.open_adapt)
+        self.rescan_action = self._action("Look for changes", self.rescan_all, "F5")
+        self._action("Find", self.search.setFocus, QKeySequence.StandardKey.Find)
+        self.adapt_hooks = AdaptHooks.detect()
+        self.adapt_action.setEnabled(self.adapt_hooks is not None)
+        self.adapt_action.setToolTip("Teach the model your own captions and tags"
+                                     if self.adapt_hooks else UNAVAILABLE_TIP)
+        self.addActions(self.photo_actions.all)
+
+        toolbar = QToolBar("Main", movable=False, objectName="main-toolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        toolbar.addAction(self.add_action)
+        toolbar.addWidget(self.search)
+        toolbar.addWidget(QLabel("  Min score "))
+        toolbar.addWidget(self.min_score)
+        toolbar.addWidget(self.min_score_label)
+        toolbar.addSeparator()
+        toolbar.addAction(self.adapt_action)
+        toolbar.addAction(self.settings_action)
+        self.addToolBar(toolbar)
+
+        self.sidebar = FolderSidebar()
+        self.sidebar.folder_selected.connect(self._folder_selected)
+        self.sidebar.remove_requested.connect(self.remove_folder)
+        self.sidebar.rescan_requested.connect(lambda path: self.add_paths([path]))
+        self.sidebar.reveal_requested.connect(
+            lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
+        self.header = QLabel(textFormat=Qt.TextFormat.RichText)
+        self.header.setContentsMargins(6, 4, 6, 2)
+        self.header.linkActivated.connect(lambda _link: self.clear_similar())
+        self.grid = ResultsView()
+        self.grid.hit_activated.connect(lambda hit: hit and self.photo_actions.open.trigger())
+        self.grid.customContextMenuRequested.connect(self._grid_menu)
+        self.detail = DetailPane(self.photo_actions.all[:3])
+        center = QWidget()
+        column = QVBoxLayout(center)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.header)
+        column.addWidget(self.grid, 1)
+        self.splitter = QSplitter(objectName="main-splitter")
+        for widget, stretch in ((self.sidebar, 0), (center, 1), (self.detail, 0)):
+            self.splitter.addWidget(widget)
+            self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
+        self.splitter.setSizes([220, 760, 320])
+        self.setCentralWidget(self.splitter)
+
+        self.summary = QLabel()
+        self.progress = IndexProgress()
+        self.progress.cancel_requested.connect(lambda: self.backend.cancel_indexing())
+        self.statusBar().addWidget(self.summary, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+
+    def _action(self, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda: slot())
+        self.addAction(action)
+        return action
+
+    # -- the library --------------------------------------------------------------------------
+    def open_backend(self, options: SimpleNamespace) -> bool:
+        """Open the library ``options`` describe; the previous one closes in the background."""
+        try:
+            lib = open_library(options)
+        except Exception as exc:  # noqa: BLE001 - an unreadable data folder, a newer catalog
+            QMessageBox.critical(self, "Cannot open the library", str(exc))
+            return False
+        if self.backend is not None:
+            self.backend.shutdown()
+        self.options, self.states, self.jobs = options, {}, 0
+        self.progress.finish()
+        backend = self.backend = Backend(lib, self)
+        backend.index_started.connect(self._index_started)
+        backend.index_progress.connect(lambda done, total, _: self.progress.update_count(done, total))
+        backend.library_changed.connect(self._library_changed)
+        backend.index_finished.connect(self._index_finished)
+        backend.index_failed.connect(self._index_failed)
+        backend.answered.connect(self._answered)
+        backend.search_failed.connect(self._search_failed)
+        backend.model_ready.connect(lambda name: self.say(f"Model ready: {name}"))
+        if getattr(self, "model", None) is None:
+            self.model = ResultsModel(backend.thumbs, self)
+            self.grid.setModel(self.model)
+            self.grid.selectionModel().currentChanged.connect(self._current_changed)
+        else:
+            self.model.set_loader(backend.thumbs)
+            self.model.set_hits([])
+        backend.status(self._first_status)
+        return True
+
+    def _first_status(self, status: dict) -> None:
+        self._status(status)
+        self.run_search()
+        if status["photos"] and self.backend is not None:
+            self.backend.warm_up()  # load the model now, so the first search is quick
+
+    def refresh_status(self) -> None:
+        if self.backend is not None:
+            self.backend.status(self._status)
+
+    def _status(self, status: dict) -> None:
+        self.photo_count, self.roots = status["photos"], status["roots"]
+        self.sidebar.set_folders(self.photo_count, self.roots, self.states)
+        unreadable = f" · {status['errors']:,} unreadable" if status["errors"] else ""
+        model = _model_label(self.backend.lib.model_spec) if self.backend else status["model"]
+        self.summary.setText(f"{self.photo_count:,} photos{unreadable} · model: {model}")
+        self._update_empty_text()
+
+    # -- indexing -----------------------------------------------------------------------------
+    def add_paths(self, paths: list[str]) -> None:
+        """Index folders (and single photos) now, in the background, in the order given."""
+        paths = [os.path.abspath(p) for p in paths if os.path.exists(p)]
+        if not paths:
+            return
+        for path in paths:
+            if os.path.isdir(path):
+                self.states[path] = "waiting…"
+        self.jobs += 1
+        if self.jobs == 1:
+            self.progress.preparing("Waiting…")
+        self.backend.index(paths)
+        self.sidebar.set_folders(self.photo_count, self.roots, self.states)
+        self._update_empty_text()
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
+        if folder:
+            self.add_paths([folder])
+
+    def rescan_all(self) -> None:
+        self.add_paths([root["path"] for root in self.roots])
+
+    def remove_folder(self, path: str) -> None:
+        answer = QMessageBox.question(
+            self, "Remove folder", f"Remove {path} from photofind?\n\nYour photos stay where "
+            "they are; only photofind's index of them is removed.")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        if path in self.states:
+            self.backend.cancel_indexing()
+        self.states[path] = "removing…"
+        self.backend.forget(path)
+
+    def _index_started(self, targets: list) -> None:
+        for path in targets:
+            if path in self.states:
+                self.states[path] = "indexing…"
+        self.progress.preparing("Preparing: loading the model and looking for photos…")
+        self.refresh_status()
+
+    def _index_finished(self, report, targets: list) -> None:
+        self._job_done(targets)
+        if report is not None:
+            self.last_report = report
+            self.say(f"Indexed: {report.summary()}.")
+        self.run_search()
+
+    def _index_failed(self, exc, targets: list) -> None:
+        self._job_done(targets)
+        self._problem(exc)
+
+    def _job_done(self, targets: list) -> None:
+        self.jobs = max(0, self.jobs - 1)
+        for path in targets:
+            self.states.pop(path, None)
+        if self.jobs == 0:
+            self.progress.finish()
+            self.states.clear()  # e.g. "removing…" entries
+        self.refresh_status()
+
+    def _library_changed(self) -> None:
+        self.refresh_status()
+        if self._query().browsing:
+            self.run_search()
+
+    # -- searching ----------------------------------------------------------------------------
+    def _query(self) -> Query:
+        """What the controls ask for now; typed words win over "find similar"."""
+        value, text = self.min_score.value(), self.search.text()
+        return Query(text=text, image=None if text.strip() else self.similar_to,
+                     folder=self.folder, min_score=value / 100 if value else None)
+
+    def run_search(self) -> None:
+        self.debounce.stop()
+        if self.backend is None:
+            return  # closing
+        self.asked = self._query()
+        self.pending = self.backend.search(self.asked)
+
+    def _text_edited(self, _text: str) -> None:
+        self.similar_to = None  # typing leaves "find similar"
+        self.debounce.start()
+
+    def _min_score_changed(self, value: int) -> None:
+        self.min_score_label.setText(f"{value / 100:.2f}" if value else "any ")
+        if self.backend is not None and not self._query().browsing:
+            self.debounce.start()
+
+    def _folder_selected(self, folder: str | None) -> None:
+        self.folder = folder
+        self.run_search()
+
+    def find_similar(self, hit: Hit) -> None:
+        self.similar_to = hit.photo.path
+        self.search.clear()
+        self.run_search()
+
+    def clear_similar(self) -> None:
+        self.similar_to = None
+        self.run_search()
+
+    def _answered(self, serial: int, hits: list) -> None:
+        if serial != self.pending:
+            return  # an older search finished after a newer one was asked for
+        replaced = self.model.set_hits(hits)
+        self._update_header(hits)
+        self._update_empty_text()
+        if not replaced:
+            return
+        shown = self.detail.hit and self.model.row_of(self.detail.hit.photo.id)
+        if shown is not None:  # keep the photo in the detail pane selected, with its new score
+            self.grid.setCurrentIndex(self.model.index(shown))
+        self.grid.scrollToTop()  # new results start at the best match
+
+    def _search_failed(self, serial: int, exc) -> None:
+        if isinstance(exc, ModelUnavailable) or serial == 0:
+            self._problem(exc)
+        elif serial == self.pending:
+            self.model.set_hits([])
+            self.header.setText(html.escape(str(exc)))
+
+    def _update_header(self, hits: list) -> None:
+        query, count = self.asked, len(hits)
+        where = f" in {html.escape(os.path.basename(self.folder))}" if self.folder else ""
+        if query.image:
+            name = html.escape(os.path.basename(query.image))
+            text = f"Photos like <b>{name}</b>{where} · <a href='clear'>clear</a>"
+        elif query.browsing:
+            more = f" · showing the first {BROWSE_LIMIT:,}" if count >= BROWSE_LIMIT else ""
+            text = f"{'All photos' if not where else 'Photos' + where} · {count:,}{more}"
+        else:
+            words = html.escape(query.text.strip())
+            text = f"{count:,} matches for <b>“{words}”</b>{where}, best first"
+        self.header.setText(text)
+
+    def _update_empty_text(self) -> None:
+        if not self.photo_count:
+            self.grid.set_empty_text(INDEXING_EMPTY if self.jobs else EMPTY_LIBRARY)
+        elif self._query().browsing:
+            self.grid.set_empty_text("No photos in this folder yet")
+        else:
+            self.grid.set_empty_text(NO_MATCH)
+
+    # -- the selected photo ---------------------------------------------------------------------
+    def _current_changed(self, index, _previous) -> None:
+        hit = index.data(HIT_ROLE) if index.isValid() else None
+        if hit is None or hit is self.detail.hit:
+            return
+        self.detail.show_hit(hit)
+        self.photo_actions.set_enabled(True)
+        self.backend.describe(hit.photo, lambda info: self.detail.set_info(hit, info),
+                              lambda exc: self.detail.set_info(hit, None))
+        self.backend.preview(hit.photo, lambda image: self.detail.set_picture(hit, image),
+                             lambda exc: self.detail.set_picture(hit, None))
+
+    def _grid_menu(self, pos) -> None:
+        index = self.grid.indexAt(pos)
+        if not index.isValid():
+            return
+        self.grid.setCurrentIndex(index)
+        menu = QMenu(self)
+        menu.addActions(self.photo_actions.all)
+        menu.exec(self.grid.viewport().mapToGlobal(pos))
+
+    # -- drag and drop --------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if _local_paths(event.mimeData()):
+            event.acceptProposedAction()
+            self.grid.set_drop_hint(True)
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if _local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802
+        self.grid.set_drop_hint(False)
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        self.grid.set_drop_hint(False)
+        paths = _local_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.add_paths(paths)
+
+    # -- dialogs and problems -------------------------------------------------------------------
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.options, self)
+        if dialog.exec():
+            self.apply_options(dialog.options())
+
+    def apply_options(self, options: SimpleNamespace) -> None:
+        """Save and switch to new options; a new model re-embeds every folder."""
+        model_changed = any(getattr(options, k) != getattr(self.options, k) for k in MODEL_KEYS)
+        self.settings.save_library_options(options)
+        self.overrides = None
+        if self.open_backend(options) and model_changed:
+            self.backend.status(lambda status: self.add_paths([r["path"] for r in
+                                                               status["roots"]]))
+
+    def open_adapt(self) -> None:
+        if self.adapt_hooks is None:
+            return
+        dialog = AdaptDialog(self.adapt_hooks, self.backend, self)
+        dialog.model_changed.connect(self.run_search)
+        dialog.show()
+        self.adapt_dialog = dialog
+
+    def say(self, text: str) -> None:
+        """A passing status-bar message (the library summary returns after it)."""
+        self.statusBar().showMessage(text, 10_000)
+
+    def _problem(self, exc: Exception) -> None:
+        """Explain a failure in words; a missing model gets a way out (a local file)."""
+        if not isinstance(exc, ModelUnavailable):
+            QMessageBox.warning(self, "photofind", str(exc))
+            return
+        self.say("The search model is not available: choose one in Settings…")
+        if self._asking_for_model:
+            return
+        self._asking_for_model = True
+        try:
+            weights = ask_for_weights(self, str(exc))
+        finally:
+            self._asking_for_model = False
+        if weights:
+            self.apply_options(SimpleNamespace(**{**vars(self.options), "pretrained": weights}))
+
+    # -- remembering --------------------------------------------------------------------------
+    def restore_state(self) -> None:
+        geometry = self.settings.get("window/geometry")
+        if isinstance(geometry, QByteArray) and not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
+        elif geometry is None:
+            self.resize(1280, 800)
+        splitter = self.settings.get("window/splitter")
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+        self.min_score.setValue(self.settings.get("search/min_score", 0, int))
+        last = self.settings.get("search/last_query", "", str)
+        if last:
+            self.search.setText(last)
+            self.run_search()
+
+    def save_state(self) -> None:
+        self.settings.set("window/geometry", self.saveGeometry())
+        self.settings.set("window/splitter", self.splitter.saveState())
+        self.settings.store.setValue("search/last_query", self.search.text())
+        self.settings.store.setValue("search/min_score", self.min_score.value())
+        self.settings.store.sync()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.save_state()
+        if self.backend is not None:
+            self.backend.shutdown(wait=True)
+            self.backend = None
+        super().closeEvent(event)
+
+
+def _model_label(spec) -> str:
+    """A short model name for the status bar (file names, not whole paths)."""
+    weights = os.path.basename(spec.pretrained or "")
+    if spec.config:
+        return f"{os.path.basename(spec.config)} + {weights}"
+    return f"{spec.name} ({weights})"
+
+
+def _local_paths(mime) -> list[str]:
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] \
+        if mime.hasUrls() else []
