@@ -14,7 +14,6 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from conftest import FLICKR, copy_photos  # noqa: E402
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -23,6 +22,8 @@ from photofind.gui import window as window_module  # noqa: E402
 from photofind.gui.adapt_dialog import AdaptDialog, AdaptHooks  # noqa: E402
 from photofind.gui.settings import Settings  # noqa: E402
 from photofind.gui.window import EMPTY_LIBRARY, NO_MATCH, MainWindow  # noqa: E402
+
+from conftest import FLICKR, copy_photos  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (FLICKR / "images").is_dir(), reason="needs shared photos")
 WAIT_MS = 60_000
