@@ -364,16 +364,22 @@ def cmd_eval(lib, args) -> int:
         return PhotoLibrary(data_dir, model=lib.model_spec, device=args.device,
                             workers=args.workers)
 
+    keys = ["R@1", "R@5", "R@10", "median_rank"] if args.protocol == "captioned" else \
+        ["mAP_word", "mAP_template", "mAP_template_no_distractors", "P@10_template"]
+
+    def save(rows) -> list[dict]:  # after every run, so a long evaluation keeps its results
+        summary = evaluate.summarise(rows, keys)
+        (out / f"{args.protocol}.json").write_text(json.dumps(
+            {"runs": rows, "summary": summary}, indent=2))
+        return summary
+
     if args.protocol == "captioned":
-        rows = evaluate.captioned(Path(args.folder), Path(args.csv), out, make_library, settings)
-        keys = ["R@1", "R@5", "R@10", "median_rank"]
+        rows = evaluate.captioned(Path(args.folder), Path(args.csv), out, make_library, settings,
+                                  on_row=save)
     else:
         rows = evaluate.tagged(Path(args.folder), Path(args.csv), out, make_library, settings,
-                               Path(args.distractors) if args.distractors else None)
-        keys = ["mAP_word", "mAP_template", "mAP_template_no_distractors", "P@10_template"]
-    summary = evaluate.summarise(rows, keys)
-    (out / f"{args.protocol}.json").write_text(json.dumps({"runs": rows, "summary": summary},
-                                                          indent=2))
+                               Path(args.distractors) if args.distractors else None, on_row=save)
+    summary = save(rows)
     table = evaluate.markdown(summary, keys)
     (out / f"{args.protocol}.md").write_text(table + "\n")
     evaluate.chart(summary, keys, out / f"{args.protocol}.png")

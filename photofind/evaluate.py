@@ -132,7 +132,7 @@ def _rankings(lib: PhotoLibrary, queries: list[str]) -> np.ndarray:
 
 
 def captioned(folder: Path, captions_csv: Path, work: Path, make_library,
-              settings: EvalSettings) -> list[dict]:
+              settings: EvalSettings, on_row=None) -> list[dict]:
     table = read_table(captions_csv, "caption")
     photos = sorted(p for p in table if (folder / p).exists())
     base = indexed_base(work, [folder], make_library)
@@ -158,11 +158,13 @@ def captioned(folder: Path, captions_csv: Path, work: Path, make_library,
                          "queries": len(queries), "gallery": len(lib.vectors),
                          "wall_s": round(time.monotonic() - started, 1), **info})
             lib.close()
+            if on_row:
+                on_row(rows)
     return rows
 
 
 def tagged(folder: Path, tags_csv: Path, work: Path, make_library, settings: EvalSettings,
-           distractors: Path | None = None) -> list[dict]:
+           distractors: Path | None = None, on_row=None) -> list[dict]:
     table = {p: v[0] for p, v in read_table(tags_csv, "tags").items() if (folder / p).exists()}
     base = indexed_base(work, [folder] + ([distractors] if distractors else []), make_library)
     conditions = [("as written", {})] + ([("made-up names", settings.names)]
@@ -187,6 +189,8 @@ def tagged(folder: Path, tags_csv: Path, work: Path, make_library, settings: Eva
                              "seed": seed, **_tag_metrics(lib, folder, table, owned_set, names),
                              "wall_s": round(time.monotonic() - started, 1), **info})
                 lib.close()
+                if on_row:
+                    on_row(rows)
     return rows
 
 

@@ -49,9 +49,10 @@ def _batch(token_list):
     return padded, mask
 
 
-def train_reranker(lib, data: AdaptationData, epochs: int = 4, negatives: int = 15,
+def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 15,
                    batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
-                   max_pool: int = 3000, progress=None, cancel=None) -> Reranker | None:
+                   max_pool: int = 3000, max_texts: int = 1200, progress=None,
+                   cancel=None) -> Reranker | None:
     embedder, store = lib.embedder, lib.tokens
     if store is None:
         return None
@@ -64,6 +65,8 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 4, negatives: int = 
     pool_ids, pool_vectors = lib.catalog.embeddings(lib.model_key, pool)
     train = _texts(data.train)
     names = sorted(train)
+    if len(names) > max_texts:  # bounded cost on CPU: a sample of the library's texts
+        names = sorted(rng.sample(names, max_texts))
     vectors, tokens = _encode(embedder, names)
     top = np.argsort(-(vectors @ pool_vectors.T), axis=1)[:, :DEFAULT_TOP_K]
     examples = []
