@@ -129,7 +129,8 @@ def test_removing_a_folder_empties_the_library(qtbot, make_window, tmp_path, mon
 
 def test_typing_a_query_shows_ranked_results(qtbot, make_window, tmp_path):
     window = make_window()
-    copy_photos(tmp_path / "photos", 20)
+    copy_photos(tmp_path / "photos" / "beach", 12)
+    copy_photos(tmp_path / "photos" / "city", 8, start=12)
     indexed(qtbot, window, tmp_path / "photos", 20)
     qtbot.keyClicks(window.search, "a dog running on grass")
     assert window.debounce.isActive()  # search-as-you-type waits for a pause in typing…
@@ -140,6 +141,10 @@ def test_typing_a_query_shows_ranked_results(qtbot, make_window, tmp_path):
                     timeout=WAIT_MS)
     assert scores(window) == sorted(scores(window), reverse=True)
     assert "a dog running on grass" in window.header.text()
+    city = str(tmp_path / "photos" / "city")
+    window.sidebar.folder_selected.emit(city)  # limit the search to one folder
+    qtbot.waitUntil(lambda: window.model.rowCount() == 8, timeout=WAIT_MS)
+    assert all(hit.photo.path.startswith(city) for hit in window.model.hits)
     window.min_score.setValue(50)  # above anything the random tiny model scores
     qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=WAIT_MS)
     assert window.grid.empty_text == NO_MATCH
@@ -288,3 +293,25 @@ def test_pyside_reference_bug_cannot_abort_the_app(qapp):
         emitter.ping.emit(i)
     if qtfix.loses_references():
         assert qtfix.install() and sys.getrefcount(None) > qtfix.ENOUGH // 2
+
+
+def test_detail_texts_take_whatever_shape_the_core_gives():
+    """``photo_details`` is landing in the core; the detail pane reads texts as a list of
+    objects/dicts/tuples, or as captions + tags lists."""
+    from photofind.gui.queries import describe
+    from photofind.library.catalog import PhotoRow
+
+    row = PhotoRow(1, None, "/p/a.jpg", b"/p/a.jpg", 2_000_000, 0.0, "h", 4000, 3000,
+                   "2023-07-01T10:00:00", "Canon", "EOS R6", None, None, None, 0.0)
+    shapes = [
+        {"texts": [{"kind": "caption", "text": "Grandma's cake", "source": "xmp:dc:description"},
+                   ("tag", "birthday", "iptc:Keywords")]},
+        types.SimpleNamespace(captions=["Grandma's cake"], tags=["birthday"]),
+    ]
+    for details in shapes:
+        lib = types.SimpleNamespace(photo_details=lambda photo_id, d=details: d)
+        info = describe(lib, row)
+        assert [t[:2] for t in info.texts] == [("caption", "Grandma's cake"), ("tag", "birthday")]
+        assert ("Camera", "Canon EOS R6") in info.facts
+        assert ("Date", "2023-07-01 10:00:00") in info.facts
+    assert describe(types.SimpleNamespace(), row).texts == []

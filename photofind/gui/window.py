@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.adapt_action = self._action("Adapt to my library…", self.open_adapt)
         self.rescan_action = self._action("Look for changes", self.rescan_all, "F5")
         self._action("Find", self.search.setFocus, QKeySequence.StandardKey.Find)
+        self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
         self.adapt_hooks = AdaptHooks.detect()
         self.adapt_action.setEnabled(self.adapt_hooks is not None)
         self.adapt_action.setToolTip("Teach the model your own captions and tags"
