@@ -315,3 +315,22 @@ def test_detail_texts_take_whatever_shape_the_core_gives():
         assert ("Camera", "Canon EOS R6") in info.facts
         assert ("Date", "2023-07-01 10:00:00") in info.facts
     assert describe(types.SimpleNamespace(), row).texts == []
+
+
+def test_run_app_opens_the_window_and_quits_cleanly(qapp, tmp_path, tiny_model):
+    """The entry point ``photofind`` (no command) calls: splash, window, settings, exit 0."""
+    from photofind.gui.app import run_app
+
+    args = SimpleNamespace(data_dir=str(tmp_path / "data"), model=None, device="cpu",
+                           pretrained=tiny_model.pretrained, model_config=tiny_model.config,
+                           workers=1)
+    seen = []
+
+    def look_and_close():
+        seen.extend(w for w in QApplication.topLevelWidgets()
+                    if isinstance(w, MainWindow) and w.isVisible())
+        QApplication.closeAllWindows()
+    QTimer.singleShot(1500, look_and_close)
+    assert run_app(args) == 0
+    assert seen and not qapp.windowIcon().isNull()
+    assert Path(Settings().store.fileName()).exists()  # window state was saved (in tmp)
