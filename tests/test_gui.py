@@ -79,7 +79,7 @@ def drop(window: MainWindow, *paths: Path) -> None:
 
 def indexed(qtbot, window: MainWindow, folder: Path, count: int) -> None:
     drop(window, folder)
-    qtbot.waitUntil(lambda: window.jobs == 0 and window.model.rowCount() == count,
+    qtbot.waitUntil(lambda: window.indexing.jobs == 0 and window.model.rowCount() == count,
                     timeout=WAIT_MS)
 
 
@@ -92,6 +92,11 @@ def test_empty_state_on_a_new_library(qtbot, make_window):
     qtbot.waitUntil(lambda: window.grid.empty_text == EMPTY_LIBRARY)
     assert window.model.rowCount() == 0
     assert "Drop a folder here to start" in window.grid.empty_text
+    window.activateWindow()
+    qtbot.waitActive(window)
+    window.grid.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.search.hasFocus()
 
 
 def test_dropped_folder_is_indexed_and_fills_the_grid(qtbot, make_window, tmp_path):
@@ -108,15 +113,39 @@ def test_dropped_folder_is_indexed_and_fills_the_grid(qtbot, make_window, tmp_pa
     assert len(list((window.backend.lib.data_dir / "thumbs").rglob("*.jpg"))) == 20
 
 
+def test_removing_a_folder_empties_the_library(qtbot, make_window, tmp_path, monkeypatch):
+    window = make_window()
+    folder = tmp_path / "old"
+    copy_photos(folder, 20)
+    indexed(qtbot, window, folder, 20)
+    monkeypatch.setattr(window_module.QMessageBox, "question",
+                        lambda *args: window_module.QMessageBox.StandardButton.Yes)
+    window.sidebar.remove_requested.emit(str(folder))  # the row's ✕ button / context menu
+    qtbot.waitUntil(lambda: window.photo_count == 0 and window.model.rowCount() == 0,
+                    timeout=WAIT_MS)
+    assert window.sidebar.count() == 1  # only "All photos" is left
+    assert window.grid.empty_text == EMPTY_LIBRARY
+    assert len(list(folder.glob("*.jpg"))) == 20  # the photos themselves are untouched
+
+
 def test_typing_a_query_shows_ranked_results(qtbot, make_window, tmp_path):
     window = make_window()
-    copy_photos(tmp_path / "photos", 20)
+    copy_photos(tmp_path / "photos" / "beach", 12)
+    copy_photos(tmp_path / "photos" / "city", 8, start=12)
     indexed(qtbot, window, tmp_path / "photos", 20)
     qtbot.keyClicks(window.search, "a dog running on grass")
+    assert window.debounce.isActive()  # search-as-you-type waits for a pause in typing…
+    asked = window.pending
+    qtbot.keyClick(window.search, Qt.Key.Key_Return)  # …and Enter runs it at once
+    assert not window.debounce.isActive() and window.pending == asked + 1
     qtbot.waitUntil(lambda: window.model.rowCount() and None not in scores(window),
                     timeout=WAIT_MS)
     assert scores(window) == sorted(scores(window), reverse=True)
     assert "a dog running on grass" in window.header.text()
+    city = str(tmp_path / "photos" / "city")
+    window.sidebar.folder_selected.emit(city)  # limit the search to one folder
+    qtbot.waitUntil(lambda: window.model.rowCount() == 8, timeout=WAIT_MS)
+    assert all(hit.photo.path.startswith(city) for hit in window.model.hits)
     window.min_score.setValue(50)  # above anything the random tiny model scores
     qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=WAIT_MS)
     assert window.grid.empty_text == NO_MATCH
@@ -141,8 +170,8 @@ def test_cancel_stops_indexing_and_the_ui_stays_usable(qtbot, make_window, photo
     drop(window, photos200)
     qtbot.waitUntil(lambda: window.progress.bar.value() >= 5, timeout=WAIT_MS)
     qtbot.mouseClick(window.progress.cancel, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.jobs == 0, timeout=WAIT_MS)
-    assert window.last_report.cancelled
+    qtbot.waitUntil(lambda: window.indexing.jobs == 0, timeout=WAIT_MS)
+    assert window.indexing.last_report.cancelled
     assert 0 < window.backend.lib.catalog.counts()["photos"] < 200
     assert window.progress.isHidden()
     qtbot.keyClicks(window.search, "children playing")
@@ -159,7 +188,7 @@ def test_ui_thread_never_stalls_while_indexing(qtbot, make_window, photos200):
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
     drop(window, photos200)
-    qtbot.waitUntil(lambda: window.jobs == 0 and window.photo_count == 200, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.indexing.jobs == 0 and window.photo_count == 200, timeout=WAIT_MS)
     timer.stop()
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
     print(f"max UI gap while indexing 200 photos: {max(gaps) * 1000:.1f} ms "
@@ -213,6 +242,10 @@ def test_adapt_dialog_runs_and_cancels(qtbot, make_window, monkeypatch, cancel):
     dialog.close()
 
 
+def test_default_settings_stay_out_of_the_users_config(tmp_path):
+    assert Settings().store.fileName().startswith(str(tmp_path / "qsettings"))
+
+
 def test_settings_persist(qtbot, make_window):
     window = make_window()
     window.search.setText("red kayak")
@@ -240,7 +273,7 @@ def test_missing_model_gets_a_friendly_way_out(qtbot, make_window, tmp_path, mon
     drop(window, folder)
     qtbot.waitUntil(lambda: bool(asked), timeout=WAIT_MS)
     assert "not found" in asked[0] and "Traceback" not in asked[0]
-    assert window.jobs == 0 and window.progress.isHidden()
+    assert window.indexing.jobs == 0 and window.progress.isHidden()
     shutil.rmtree(folder)
 
 
@@ -261,3 +294,44 @@ def test_pyside_reference_bug_cannot_abort_the_app(qapp):
         emitter.ping.emit(i)
     if qtfix.loses_references():
         assert qtfix.install() and sys.getrefcount(None) > qtfix.ENOUGH // 2
+
+
+def test_detail_texts_take_whatever_shape_the_core_gives():
+    """``photo_details`` is landing in the core; the detail pane reads texts as a list of
+    objects/dicts/tuples, or as captions + tags lists."""
+    from photofind.gui.queries import describe
+    from photofind.library.catalog import PhotoRow
+
+    row = PhotoRow(1, None, "/p/a.jpg", b"/p/a.jpg", 2_000_000, 0.0, "h", 4000, 3000,
+                   "2023-07-01T10:00:00", "Canon", "EOS R6", None, None, None, 0.0)
+    shapes = [
+        {"texts": [{"kind": "caption", "text": "Grandma's cake", "source": "xmp:dc:description"},
+                   ("tag", "birthday", "iptc:Keywords")]},
+        types.SimpleNamespace(captions=["Grandma's cake"], tags=["birthday"]),
+    ]
+    for details in shapes:
+        lib = types.SimpleNamespace(photo_details=lambda photo_id, d=details: d)
+        info = describe(lib, row)
+        assert [t[:2] for t in info.texts] == [("caption", "Grandma's cake"), ("tag", "birthday")]
+        assert ("Camera", "Canon EOS R6") in info.facts
+        assert ("Date", "2023-07-01 10:00:00") in info.facts
+    assert describe(types.SimpleNamespace(), row).texts == []
+
+
+def test_run_app_opens_the_window_and_quits_cleanly(qapp, tmp_path, tiny_model):
+    """The entry point ``photofind`` (no command) calls: splash, window, settings, exit 0."""
+    from photofind.gui.app import run_app
+
+    args = SimpleNamespace(data_dir=str(tmp_path / "data"), model=None, device="cpu",
+                           pretrained=tiny_model.pretrained, model_config=tiny_model.config,
+                           workers=1)
+    seen = []
+
+    def look_and_close():
+        seen.extend(w for w in QApplication.topLevelWidgets()
+                    if isinstance(w, MainWindow) and w.isVisible())
+        QApplication.closeAllWindows()
+    QTimer.singleShot(1500, look_and_close)
+    assert run_app(args) == 0
+    assert seen and not qapp.windowIcon().isNull()
+    assert Path(Settings().store.fileName()).exists()  # window state was saved (in tmp)

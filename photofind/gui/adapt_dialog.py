@@ -111,7 +111,8 @@ class AdaptDialog(QDialog):
             layout.addWidget(widget)
         self.intro.setMinimumWidth(460)  # wrapped labels set the width, the texts the height
         self.start.setDefault(True)
-        self.cancel.hide()
+        for widget in (self.cancel, self.detail, self.result):
+            widget.hide()
         self.start.clicked.connect(self.run)
         self.cancel.clicked.connect(self.stop)
         self.zero_shot.clicked.connect(self.go_back)
@@ -146,7 +147,8 @@ class AdaptDialog(QDialog):
         self.bar.setRange(0, 0)
         self.bar.show()
         self.detail.setText("Starting…")
-        self.result.clear()
+        self.detail.show()
+        self.result.hide()
         self.thread.start()
 
     def stop(self) -> None:
@@ -168,38 +170,41 @@ class AdaptDialog(QDialog):
         cancelled = self.worker.token.cancelled
         self._end("cancelled" if cancelled else "done")
         if cancelled:
-            self.result.setText("Cancelled: the model is unchanged.")
+            self._report("Cancelled: the model is unchanged.")
             return
         kept = bool(_get(result, "kept"))
-        self.result.setText(f"{_compare(_get(result, 'before'), _get(result, 'after'))}\n"
-                            + ("Kept: searches now use the adapted model." if kept else
-                               "Not kept: it did not find your photos better, so the model "
-                               "is unchanged."))
+        verdict = "Kept: searches now use the adapted model." if kept else \
+            "Not kept: it did not find your photos better, so the model is unchanged."
+        numbers = _compare(_get(result, "before"), _get(result, "after"))
+        self._report("\n".join(filter(None, [numbers, verdict])))
         if kept:
             self.model_changed.emit()
 
     def _failed(self, exc) -> None:
         self._end("failed")
-        self.result.setText(f"Adaptation failed: {exc}")
+        self._report(f"Adaptation failed: {exc}")
+
+    def _report(self, text: str) -> None:
+        self.result.setText(text)
+        self.result.show()
 
     def _end(self, state: str) -> None:
         self.state = state
         self.start.setText("Run again")
         self.thread.quit()
-        self.bar.hide()
-        self.detail.clear()
-        self.cancel.hide()
+        for widget in (self.bar, self.detail, self.cancel):
+            widget.hide()
         self.start.show()
         self.zero_shot.show()
 
     def go_back(self) -> None:
         self.zero_shot.setEnabled(False)
         run_task(self.backend.pool, self, lambda: self.hooks.reset(self.backend.lib),
-                 self._reset_done, lambda exc: self.result.setText(f"Could not go back: {exc}"))
+                 self._reset_done, lambda exc: self._report(f"Could not go back: {exc}"))
 
     def _reset_done(self, _result) -> None:
         self.zero_shot.setEnabled(True)
-        self.result.setText("Back to the zero-shot model.")
+        self._report("Back to the zero-shot model.")
         self.model_changed.emit()
 
     def closeEvent(self, event) -> None:  # noqa: N802

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from importlib import resources
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen
 
 from photofind.gui.settings import APPLICATION, ORGANIZATION, Settings
@@ -14,6 +14,19 @@ from photofind.gui.settings import APPLICATION, ORGANIZATION, Settings
 
 def app_icon() -> QIcon:
     return QIcon(str(resources.files("photofind") / "resources" / "photofind.svg"))
+
+
+def splash_pixmap(app: QApplication) -> QPixmap:
+    """A small card: the icon and what is happening (the first start takes a while)."""
+    card = QPixmap(360, 260)
+    card.fill(app.palette().color(QPalette.ColorRole.Window))
+    painter = QPainter(card)
+    painter.drawPixmap(100, 24, app_icon().pixmap(160, 160))
+    painter.setPen(app.palette().color(QPalette.ColorRole.WindowText))
+    painter.drawText(QRect(0, 196, 360, 40), Qt.AlignmentFlag.AlignCenter,
+                     "Starting photofind…")
+    painter.end()
+    return card
 
 
 def preload_model_code() -> None:
@@ -33,10 +46,8 @@ def run_app(args) -> int:
     app.setApplicationDisplayName("photofind")
     app.setDesktopFileName("photofind")
     app.setWindowIcon(app_icon())
-    splash = QSplashScreen(app_icon().pixmap(160, 160))
+    splash = QSplashScreen(splash_pixmap(app))
     splash.show()
-    splash.showMessage("Starting photofind…", Qt.AlignmentFlag.AlignBottom |
-                       Qt.AlignmentFlag.AlignHCenter)
     app.processEvents()
     preload_model_code()
     from photofind.gui.window import MainWindow  # imports the core (torch) too

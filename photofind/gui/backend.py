@@ -66,10 +66,13 @@ class IndexWorker(QObject):
 
     @Slot(str)
     def forget(self, path: str) -> None:
+        """Queued behind indexing jobs, so a folder is never removed while being indexed."""
         try:
             self.lib.forget(path)
         except Exception as exc:  # noqa: BLE001
             self.failed.emit(exc, [path])
+        else:
+            self.finished.emit(None, [path])
         self.changed.emit()
 
     def _progress(self, done: int, total: int, path: str) -> None:

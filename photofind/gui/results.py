@@ -4,16 +4,29 @@ icon-mode view that shows a friendly sentence when it is empty."""
 from __future__ import annotations
 
 import os
+from html import escape
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from photofind.gui.queries import Hit
+from photofind.gui.queries import BROWSE_LIMIT, Hit, Query
 from photofind.gui.thumbs import ThumbnailLoader
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 THUMB_PX, PAD, TEXT_H = 176, 6, 22
+
+
+def results_title(query: Query, count: int) -> str:
+    """The line above the grid: what is shown and why (rich text)."""
+    where = f" in {escape(os.path.basename(query.folder))}" if query.folder else ""
+    if query.image:
+        name = escape(os.path.basename(query.image))
+        return f"Photos like <b>{name}</b>{where} · <a href='clear'>clear</a>"
+    if query.browsing:
+        more = f" · showing the first {BROWSE_LIMIT:,}" if count >= BROWSE_LIMIT else ""
+        return f"{'Photos' + where if where else 'All photos'} · {count:,}{more}"
+    return f"{count:,} matches for <b>“{escape(query.text.strip())}”</b>{where}, best first"
 
 
 class ResultsModel(QAbstractListModel):

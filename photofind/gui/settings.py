@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 from PySide6.QtCore import QSettings
@@ -19,7 +20,10 @@ LIBRARY_KEYS = {  # option name (as on the command line) -> settings key
 
 class Settings:
     def __init__(self, store: QSettings | None = None):
-        self.store = store or QSettings(ORGANIZATION, APPLICATION)
+        """An INI file in the user's config folder on every platform (readable, and tests
+        can redirect it with ``QSettings.setPath``)."""
+        self.store = store or QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                                        ORGANIZATION, APPLICATION)
 
     def get(self, key: str, default=None, kind: type | None = None):
         value = self.store.value(key, default)
@@ -50,6 +54,14 @@ class Settings:
         for name, key in LIBRARY_KEYS.items():
             self.set(key, getattr(options, name, None))
         self.store.sync()
+
+
+def model_label(spec) -> str:
+    """A short name for a ``ModelSpec``: file names, not whole paths."""
+    weights = os.path.basename(spec.pretrained or "")
+    if spec.config:
+        return f"{os.path.basename(spec.config)} + {weights}"
+    return f"{spec.name} ({weights})"
 
 
 def open_library(options: SimpleNamespace):

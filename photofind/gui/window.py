@@ -4,8 +4,7 @@ right, indexing progress at the bottom. It holds no library logic: it sends requ
 
 from __future__ import annotations
 
-import html
-import os
+from html import escape
 from types import SimpleNamespace
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
@@ -29,10 +28,11 @@ from photofind.gui.actions import PhotoActions
 from photofind.gui.adapt_dialog import UNAVAILABLE_TIP, AdaptDialog, AdaptHooks
 from photofind.gui.backend import Backend
 from photofind.gui.detail import DetailPane
+from photofind.gui.indexing import IndexQueue
 from photofind.gui.progress import IndexProgress
-from photofind.gui.queries import BROWSE_LIMIT, Hit, Query
-from photofind.gui.results import HIT_ROLE, ResultsModel, ResultsView
-from photofind.gui.settings import Settings, open_library
+from photofind.gui.queries import Hit, Query
+from photofind.gui.results import HIT_ROLE, ResultsModel, ResultsView, results_title
+from photofind.gui.settings import Settings, model_label, open_library
 from photofind.gui.settings_dialog import SettingsDialog, ask_for_weights
 from photofind.gui.sidebar import FolderSidebar
 
@@ -51,12 +51,10 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.backend: Backend | None = None
         self.options = SimpleNamespace()
-        self.photo_count, self.roots, self.states = 0, [], {}
-        self.jobs = self.pending = 0
+        self.photo_count, self.roots, self.pending = 0, [], 0
         self.similar_to: str | None = None
         self.asked = Query()
         self.folder: str | None = None
-        self.last_report = None
         self._asking_for_model = False
         self.debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.debounce.timeout.connect(self.run_search)
@@ -82,6 +80,7 @@ class MainWindow(QMainWindow):
         self.adapt_action = self._action("Adapt to my library…", self.open_adapt)
         self.rescan_action = self._action("Look for changes", self.rescan_all, "F5")
         self._action("Find", self.search.setFocus, QKeySequence.StandardKey.Find)
+        self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
         self.adapt_hooks = AdaptHooks.detect()
         self.adapt_action.setEnabled(self.adapt_hooks is not None)
         self.adapt_action.setToolTip("Teach the model your own captions and tags"
@@ -127,7 +126,10 @@ class MainWindow(QMainWindow):
 
         self.summary = QLabel()
         self.progress = IndexProgress()
-        self.progress.cancel_requested.connect(lambda: self.backend.cancel_indexing())
+        self.indexing = IndexQueue(self.progress, self)
+        self.indexing.changed.connect(self.refresh_status)
+        self.indexing.finished.connect(self._indexed)
+        self.indexing.failed.connect(self._problem)
         self.statusBar().addWidget(self.summary, 1)
         self.statusBar().addPermanentWidget(self.progress)
 
@@ -149,14 +151,10 @@ class MainWindow(QMainWindow):
             return False
         if self.backend is not None:
             self.backend.shutdown()
-        self.options, self.states, self.jobs = options, {}, 0
-        self.progress.finish()
+        self.options = options
         backend = self.backend = Backend(lib, self)
-        backend.index_started.connect(self._index_started)
-        backend.index_progress.connect(lambda done, total, _: self.progress.update_count(done, total))
+        self.indexing.attach(backend)
         backend.library_changed.connect(self._library_changed)
-        backend.index_finished.connect(self._index_finished)
-        backend.index_failed.connect(self._index_failed)
         backend.answered.connect(self._answered)
         backend.search_failed.connect(self._search_failed)
         backend.model_ready.connect(lambda name: self.say(f"Model ready: {name}"))
@@ -182,27 +180,15 @@ class MainWindow(QMainWindow):
 
     def _status(self, status: dict) -> None:
         self.photo_count, self.roots = status["photos"], status["roots"]
-        self.sidebar.set_folders(self.photo_count, self.roots, self.states)
+        self.sidebar.set_folders(self.photo_count, self.roots, self.indexing.states)
         unreadable = f" · {status['errors']:,} unreadable" if status["errors"] else ""
-        model = _model_label(self.backend.lib.model_spec) if self.backend else status["model"]
+        model = model_label(self.backend.lib.model_spec) if self.backend else status["model"]
         self.summary.setText(f"{self.photo_count:,} photos{unreadable} · model: {model}")
         self._update_empty_text()
 
     # -- indexing -----------------------------------------------------------------------------
     def add_paths(self, paths: list[str]) -> None:
-        """Index folders (and single photos) now, in the background, in the order given."""
-        paths = [os.path.abspath(p) for p in paths if os.path.exists(p)]
-        if not paths:
-            return
-        for path in paths:
-            if os.path.isdir(path):
-                self.states[path] = "waiting…"
-        self.jobs += 1
-        if self.jobs == 1:
-            self.progress.preparing("Waiting…")
-        self.backend.index(paths)
-        self.sidebar.set_folders(self.photo_count, self.roots, self.states)
-        self._update_empty_text()
+        self.indexing.add(paths)
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
@@ -216,43 +202,17 @@ class MainWindow(QMainWindow):
         answer = QMessageBox.question(
             self, "Remove folder", f"Remove {path} from photofind?\n\nYour photos stay where "
             "they are; only photofind's index of them is removed.")
-        if answer != QMessageBox.StandardButton.Yes:
-            return
-        if path in self.states:
-            self.backend.cancel_indexing()
-        self.states[path] = "removing…"
-        self.backend.forget(path)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.indexing.forget(path)
 
-    def _index_started(self, targets: list) -> None:
-        for path in targets:
-            if path in self.states:
-                self.states[path] = "indexing…"
-        self.progress.preparing("Preparing: loading the model and looking for photos…")
-        self.refresh_status()
-
-    def _index_finished(self, report, targets: list) -> None:
-        self._job_done(targets)
-        if report is not None:
-            self.last_report = report
-            self.say(f"Indexed: {report.summary()}.")
-        self.run_search()
-
-    def _index_failed(self, exc, targets: list) -> None:
-        self._job_done(targets)
-        self._problem(exc)
-
-    def _job_done(self, targets: list) -> None:
-        self.jobs = max(0, self.jobs - 1)
-        for path in targets:
-            self.states.pop(path, None)
-        if self.jobs == 0:
-            self.progress.finish()
-            self.states.clear()  # e.g. "removing…" entries
-        self.refresh_status()
+    def _indexed(self, report) -> None:
+        self.say(f"Indexed: {report.summary()}.")
 
     def _library_changed(self) -> None:
+        """While indexing, only browsing follows along (a ranked list should not reshuffle
+        under the person's eyes); once it is done, any search is brought up to date."""
         self.refresh_status()
-        if self._query().browsing:
+        if self._query().browsing or not self.indexing.jobs:
             self.run_search()
 
     # -- searching ----------------------------------------------------------------------------
@@ -295,7 +255,7 @@ class MainWindow(QMainWindow):
         if serial != self.pending:
             return  # an older search finished after a newer one was asked for
         replaced = self.model.set_hits(hits)
-        self._update_header(hits)
+        self.header.setText(results_title(self.asked, len(hits)))
         self._update_empty_text()
         if not replaced:
             return
@@ -309,25 +269,11 @@ class MainWindow(QMainWindow):
             self._problem(exc)
         elif serial == self.pending:
             self.model.set_hits([])
-            self.header.setText(html.escape(str(exc)))
-
-    def _update_header(self, hits: list) -> None:
-        query, count = self.asked, len(hits)
-        where = f" in {html.escape(os.path.basename(self.folder))}" if self.folder else ""
-        if query.image:
-            name = html.escape(os.path.basename(query.image))
-            text = f"Photos like <b>{name}</b>{where} · <a href='clear'>clear</a>"
-        elif query.browsing:
-            more = f" · showing the first {BROWSE_LIMIT:,}" if count >= BROWSE_LIMIT else ""
-            text = f"{'All photos' if not where else 'Photos' + where} · {count:,}{more}"
-        else:
-            words = html.escape(query.text.strip())
-            text = f"{count:,} matches for <b>“{words}”</b>{where}, best first"
-        self.header.setText(text)
+            self.header.setText(escape(str(exc)))
 
     def _update_empty_text(self) -> None:
         if not self.photo_count:
-            self.grid.set_empty_text(INDEXING_EMPTY if self.jobs else EMPTY_LIBRARY)
+            self.grid.set_empty_text(INDEXING_EMPTY if self.indexing.jobs else EMPTY_LIBRARY)
         elif self._query().browsing:
             self.grid.set_empty_text("No photos in this folder yet")
         else:
@@ -446,14 +392,6 @@ class MainWindow(QMainWindow):
             self.backend.shutdown(wait=True)
             self.backend = None
         super().closeEvent(event)
-
-
-def _model_label(spec) -> str:
-    """A short model name for the status bar (file names, not whole paths)."""
-    weights = os.path.basename(spec.pretrained or "")
-    if spec.config:
-        return f"{os.path.basename(spec.config)} + {weights}"
-    return f"{spec.name} ({weights})"
 
 
 def _local_paths(mime) -> list[str]:
