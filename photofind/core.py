@@ -320,17 +320,17 @@ class PhotoLibrary:
     def _reuse_embedding(self, root_id, row: PhotoRow | None, prepared: PreparedPhoto,
                          key: str, report: IndexReport) -> bool:
         """Touched, moved or duplicate files: same bytes, so keep or copy the vector."""
-        embedded = self.catalog.embedded_ids(key) if row is None else None
         if row is not None and row.content_hash == prepared.content_hash and row.error is None \
-                and row.id in self.catalog.embedded_ids(key):
+                and self.catalog.has_embedding(row.id, key):
             with self.catalog.transaction() as db:
                 self._save(db, root_id, prepared)
             report.unchanged += 1
             return True
         if row is not None:
             return False
-        twins = [r for r in self.catalog.photos("content_hash=? AND error IS NULL",
-                                                (prepared.content_hash,)) if r.id in embedded]
+        twins = self.catalog.photos(
+            "content_hash=? AND error IS NULL AND EXISTS (SELECT 1 FROM embeddings e WHERE "
+            "e.photo_id = photos.id AND e.model_key = ?)", (prepared.content_hash, key))
         if not twins:
             return False
         moved_from = next((r for r in twins if not os.path.lexists(r.raw_path)), None)

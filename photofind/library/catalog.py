@@ -342,6 +342,10 @@ class Catalog:
         if db.execute("DELETE FROM embeddings WHERE photo_id=?", (photo_id,)).rowcount:
             self._bump_version(db)
 
+    def has_embedding(self, photo_id: int, model_key: str) -> bool:
+        return bool(self._query("SELECT 1 FROM embeddings WHERE photo_id=? AND model_key=?",
+                                (photo_id, model_key)))
+
     def embedded_ids(self, model_key: str) -> set[int]:
         return {r[0] for r in
                 self._query("SELECT photo_id FROM embeddings WHERE model_key=?", (model_key,))}
