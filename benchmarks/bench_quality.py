@@ -42,7 +42,7 @@ def main() -> None:
     if not (MODEL / "bench-lit.safetensors").exists():
         subprocess.run([sys.executable, str(REPO / "benchmarks/bench_model/build.py")],
                        check=True)
-    common = ["--seeds", args.seeds, "--epochs", args.epochs]
+    common = ["--seeds", args.seeds, "--epochs", args.epochs, "--min-steps", "200"]
     photofind("--data-dir", f"{args.out}/unused", "eval", "captioned",
               str(SHARED / "flickr8k/images"), str(SHARED / "flickr8k/captions.csv"),
               "--variants", args.captioned_variants, "--out", f"{args.out}/captioned", *common)

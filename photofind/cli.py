@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seeds", default="0")
     evaluate.add_argument("--epochs", type=int, default=10)
     evaluate.add_argument("--batch-size", type=int, default=64)
+    evaluate.add_argument("--min-steps", type=int, default=0,
+                          help="train at least this many steps (small tagged sets)")
     evaluate.add_argument("--negatives", type=int, default=64)
     evaluate.add_argument("--out", default="photofind-eval", help="results folder")
     watch = commands.add_parser("watch", help="catch up, then keep the index up to date as "
@@ -351,7 +353,8 @@ def cmd_eval(lib, args) -> int:
     names = dict(pair.split("=", 1) for pair in args.names.split(",") if "=" in pair)
     settings = evaluate.EvalSettings(
         variants=args.variants.split(","), seeds=[int(s) for s in args.seeds.split(",")],
-        epochs=args.epochs, batch_size=args.batch_size, negatives=args.negatives, names=names)
+        epochs=args.epochs, batch_size=args.batch_size, negatives=args.negatives, names=names,
+        min_steps=args.min_steps)
     unknown = {v for v in settings.variants if not evaluate.known_variant(v)}
     if unknown:
         print(f"photofind eval: unknown variants {sorted(unknown)}; choose from "

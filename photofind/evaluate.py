@@ -50,6 +50,7 @@ class EvalSettings:
     variants: list[str] = field(default_factory=lambda: ["zero-shot", "text", "both"])
     seeds: list[int] = field(default_factory=lambda: [0])
     epochs: int = 10
+    min_steps: int = 0
     batch_size: int = 64
     negatives: int = 64
     owner_fraction: float = 0.7  # captioned protocol
@@ -107,7 +108,7 @@ def _adapt(lib: PhotoLibrary, variant: str, settings: EvalSettings, seed: int) -
         return {"kept": None, "seconds": info.get("seconds", 0.0), "trainable_params": 0,
                 "rerank": info}
     config = replace(config, epochs=settings.epochs, batch_size=settings.batch_size,
-                     negatives=settings.negatives)
+                     negatives=settings.negatives, min_steps=settings.min_steps)
     result = adaptation.adapt(lib, (config,), seed=seed, rerank=rerank)
     return {"kept": result.kept, "seconds": result.seconds, "rerank": result.rerank,
             "trainable_params": result.trainable_params,

@@ -20,8 +20,8 @@ from photofind.adapt.store import Adaptation, AdaptConfig
 from photofind.adapt.trainer import AdaptProgress, AdaptResult, PromptTrainer
 from photofind.index.hnsw import VectorIndex
 
-DEFAULT_VARIANTS = (AdaptConfig(text=True, visual=True),
-                    AdaptConfig(text=True, visual=False, adapter=True))
+DEFAULT_VARIANTS = (AdaptConfig(text=True, visual=True, min_steps=200),
+                    AdaptConfig(text=True, visual=False, adapter=True, min_steps=200))
 
 
 def _meta_key(base_key: str) -> str:

@@ -28,6 +28,7 @@ class AdaptConfig:
     n_visual: int = 8
     visual_depth: int | None = None  # block the visual tokens enter at; None = the last one
     epochs: int = 10
+    min_steps: int = 0  # small libraries: repeat photos until this many steps (app: 200)
     batch_size: int = 64
     negatives: int = 128  # unlabelled library photos added to every step's gallery
     unlabelled_weight: float = 0.5  # they may match: softer negatives than the batch

@@ -184,6 +184,8 @@ class PromptTrainer:
                 self.adaptation.to(self.device)
         params = [p for p in self.adaptation.parameters() if p.requires_grad]
         steps_per_epoch = max(1, math.ceil(len(train_ids) / config.batch_size))
+        # a "round" repeats the photos so that small libraries still get enough steps
+        steps_per_epoch *= max(1, math.ceil(config.min_steps / (steps_per_epoch * config.epochs)))
         total = steps_per_epoch * config.epochs
         optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         warmup = max(1, int(config.warmup_fraction * total))
@@ -197,8 +199,11 @@ class PromptTrainer:
         cancelled = False
         try:
             for epoch in range(state["epoch"], config.epochs):
-                order = train_ids[:]
-                random.Random(config.seed * 1000 + epoch).shuffle(order)
+                order, shuffler = [], random.Random(config.seed * 1000 + epoch)
+                while len(order) < steps_per_epoch * config.batch_size:
+                    chunk = train_ids[:]
+                    shuffler.shuffle(chunk)
+                    order += chunk
                 self.adaptation.train()
                 for step in range(steps_per_epoch):
                     self._check_cancel()
