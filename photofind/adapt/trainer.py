@@ -121,7 +121,9 @@ class PromptTrainer:
             fronts = torch.stack([self._fronts[i] for i in ids]).to(self.device)
             features = a.visual.back(fronts.float())
         else:
-            features = torch.from_numpy(self.zero_shot(ids)).to(self.device)
+            unique = list(dict.fromkeys(ids))
+            rows = torch.from_numpy(self.zero_shot(unique)).to(self.device)
+            features = rows[[unique.index(i) for i in ids]] if len(unique) < len(ids) else rows
         if a.adapter is not None:
             features = a.adapter(features)
         return F.normalize(features.float(), dim=-1)
@@ -208,7 +210,8 @@ class PromptTrainer:
                 for step in range(steps_per_epoch):
                     self._check_cancel()
                     tick = time.monotonic()
-                    photos = order[step * config.batch_size:(step + 1) * config.batch_size]
+                    photos = list(dict.fromkeys(  # a photo once per batch
+                        order[step * config.batch_size:(step + 1) * config.batch_size]))
                     if len(photos) < 2:
                         continue
                     with autocast:
