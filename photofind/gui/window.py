@@ -1,6 +1,6 @@
-"""The main window: folders on the left, search and results in the middle, details on the
-right, indexing progress at the bottom. It holds no library logic: it sends requests to a
-``Backend`` and shows what comes back."""
+"""The main window: folders (and whether they are watched) on the left, search, filters and
+results in the middle, details on the right, indexing progress at the bottom. It holds no
+library logic: it sends requests to a ``Backend`` and shows what comes back."""
 
 from __future__ import annotations
 
@@ -26,11 +26,13 @@ from PySide6.QtWidgets import (
 
 from photofind.embed.model import ModelUnavailable
 from photofind.gui.actions import PhotoActions
-from photofind.gui.adapt_dialog import UNAVAILABLE_TIP, AdaptDialog, AdaptHooks
+from photofind.gui.adapt_dialog import AdaptDialog
 from photofind.gui.backend import Backend
 from photofind.gui.detail import DetailPane
+from photofind.gui.filter_bar import FilterBar
+from photofind.gui.live import changed_anything
 from photofind.gui.progress import IndexProgress
-from photofind.gui.queries import BROWSE_LIMIT, Hit, Query
+from photofind.gui.queries import BROWSE_LIMIT, Hit, Query, describe_filters
 from photofind.gui.results import HIT_ROLE, ResultsModel, ResultsView
 from photofind.gui.settings import Settings, open_library
 from photofind.gui.settings_dialog import SettingsDialog, ask_for_weights
@@ -40,6 +42,8 @@ DEBOUNCE_MS = 300
 EMPTY_LIBRARY = "Drop a folder here to start\n\n(or use Add folder… in the toolbar)"
 INDEXING_EMPTY = "Indexing your photos…\nthey appear here as soon as they are ready"
 NO_MATCH = "No photos match — try fewer words"
+NO_FILTER_MATCH = "No photos match these filters"
+LIVE_POLL_MS = 1000  # how often the sidebar asks the watcher for each folder's state
 MODEL_KEYS = ("model", "pretrained", "model_config")
 
 
@@ -56,10 +60,15 @@ class MainWindow(QMainWindow):
         self.similar_to: str | None = None
         self.asked = Query()
         self.folder: str | None = None
+        self.live_states: dict[str, str] = {}
+        self.adapt_options: dict = {}  # passed to photofind.adapt.library.adapt (variants…)
+        self.adapt_dialog: AdaptDialog | None = None
         self.last_report = None
         self._asking_for_model = False
         self.debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.debounce.timeout.connect(self.run_search)
+        self.live_timer = QTimer(self, interval=LIVE_POLL_MS)
+        self.live_timer.timeout.connect(self._poll_live)
         self.photo_actions = PhotoActions(lambda: self.detail.hit, self.find_similar, self)
         self._build()
         self.open_backend(settings.library_options(overrides))
@@ -82,10 +91,7 @@ class MainWindow(QMainWindow):
         self.adapt_action = self._action("Adapt to my library…", self.open_adapt)
         self.rescan_action = self._action("Look for changes", self.rescan_all, "F5")
         self._action("Find", self.search.setFocus, QKeySequence.StandardKey.Find)
-        self.adapt_hooks = AdaptHooks.detect()
-        self.adapt_action.setEnabled(self.adapt_hooks is not None)
-        self.adapt_action.setToolTip("Teach the model your own captions and tags"
-                                     if self.adapt_hooks else UNAVAILABLE_TIP)
+        self.adapt_action.setToolTip("Teach the model your own captions and tags")
         self.addActions(self.photo_actions.all)
 
         toolbar = QToolBar("Main", movable=False, objectName="main-toolbar")
@@ -99,6 +105,11 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.adapt_action)
         toolbar.addAction(self.settings_action)
         self.addToolBar(toolbar)
+        self.addToolBarBreak()
+        self.filter_bar = FilterBar()
+        self.filter_bar.changed.connect(self.debounce.start)
+        self.filter_bar.folder_chosen.connect(self._folder_selected)
+        self.addToolBar(self.filter_bar)
 
         self.sidebar = FolderSidebar()
         self.sidebar.folder_selected.connect(self._folder_selected)
@@ -160,6 +171,8 @@ class MainWindow(QMainWindow):
         backend.answered.connect(self._answered)
         backend.search_failed.connect(self._search_failed)
         backend.model_ready.connect(lambda name: self.say(f"Model ready: {name}"))
+        backend.live.started.connect(self._live_started)
+        backend.live.changed.connect(self._live_changed)
         if getattr(self, "model", None) is None:
             self.model = ResultsModel(backend.thumbs, self)
             self.grid.setModel(self.model)
@@ -173,8 +186,11 @@ class MainWindow(QMainWindow):
     def _first_status(self, status: dict) -> None:
         self._status(status)
         self.run_search()
-        if status["photos"] and self.backend is not None:
+        if self.backend is None:
+            return
+        if status["photos"]:
             self.backend.warm_up()  # load the model now, so the first search is quick
+        self.backend.live.start()  # the window is up: start watching (in the background)
 
     def refresh_status(self) -> None:
         if self.backend is not None:
@@ -182,7 +198,9 @@ class MainWindow(QMainWindow):
 
     def _status(self, status: dict) -> None:
         self.photo_count, self.roots = status["photos"], status["roots"]
-        self.sidebar.set_folders(self.photo_count, self.roots, self.states)
+        self._show_folders()
+        self.filter_bar.set_roots([root["path"] for root in self.roots])
+        self.filter_bar.set_tags(status["tags"])
         unreadable = f" · {status['errors']:,} unreadable" if status["errors"] else ""
         model = _model_label(self.backend.lib.model_spec) if self.backend else status["model"]
         self.summary.setText(f"{self.photo_count:,} photos{unreadable} · model: {model}")
@@ -201,7 +219,7 @@ class MainWindow(QMainWindow):
         if self.jobs == 1:
             self.progress.preparing("Waiting…")
         self.backend.index(paths)
-        self.sidebar.set_folders(self.photo_count, self.roots, self.states)
+        self._show_folders()
         self._update_empty_text()
 
     def choose_folder(self) -> None:
@@ -255,12 +273,38 @@ class MainWindow(QMainWindow):
         if self._query().browsing:
             self.run_search()
 
+    def _show_folders(self) -> None:
+        self.sidebar.set_folders(self.photo_count, self.roots, self.states, self.live_states)
+
+    # -- the live library ---------------------------------------------------------------------
+    def _live_started(self) -> None:
+        """Watching; now catch up with what changed while the app was closed."""
+        self.live_timer.start()
+        self._poll_live()
+        roots = [root["path"] for root in self.roots if root["online"]]
+        if roots:
+            self.add_paths(roots)
+
+    def _poll_live(self) -> None:
+        states = self.backend.live.states() if self.backend is not None else {}
+        if states != self.live_states:
+            self.live_states = states
+            self._show_folders()
+
+    def _live_changed(self, report) -> None:
+        """Files changed on disk and the watcher indexed them: show it without being asked."""
+        if changed_anything(report):
+            self.say(f"Updated from disk: {report.summary()}.")
+            self.refresh_status()
+            self.run_search()
+
     # -- searching ----------------------------------------------------------------------------
     def _query(self) -> Query:
         """What the controls ask for now; typed words win over "find similar"."""
         value, text = self.min_score.value(), self.search.text()
         return Query(text=text, image=None if text.strip() else self.similar_to,
-                     folder=self.folder, min_score=value / 100 if value else None)
+                     filters=self.filter_bar.filters(self.folder),
+                     min_score=value / 100 if value else None)
 
     def run_search(self) -> None:
         self.debounce.stop()
@@ -279,7 +323,10 @@ class MainWindow(QMainWindow):
             self.debounce.start()
 
     def _folder_selected(self, folder: str | None) -> None:
+        """From the sidebar or the filter bar; both show the choice."""
         self.folder = folder
+        self.sidebar.select(folder)
+        self.filter_bar.set_folder(folder)
         self.run_search()
 
     def find_similar(self, hit: Hit) -> None:
@@ -313,13 +360,16 @@ class MainWindow(QMainWindow):
 
     def _update_header(self, hits: list) -> None:
         query, count = self.asked, len(hits)
-        where = f" in {html.escape(os.path.basename(self.folder))}" if self.folder else ""
+        where = f" in {html.escape(os.path.basename(query.folder))}" if query.folder else ""
+        filtered = html.escape(describe_filters(query.filters))
+        where += f" · {filtered}" if filtered else ""
         if query.image:
             name = html.escape(os.path.basename(query.image))
             text = f"Photos like <b>{name}</b>{where} · <a href='clear'>clear</a>"
         elif query.browsing:
             more = f" · showing the first {BROWSE_LIMIT:,}" if count >= BROWSE_LIMIT else ""
-            text = f"{'All photos' if not where else 'Photos' + where} · {count:,}{more}"
+            order = ", newest first" if filtered else ""
+            text = f"{'All photos' if not where else 'Photos' + where} · {count:,}{order}{more}"
         else:
             words = html.escape(query.text.strip())
             text = f"{count:,} matches for <b>“{words}”</b>{where}, best first"
@@ -329,7 +379,8 @@ class MainWindow(QMainWindow):
         if not self.photo_count:
             self.grid.set_empty_text(INDEXING_EMPTY if self.jobs else EMPTY_LIBRARY)
         elif self._query().browsing:
-            self.grid.set_empty_text("No photos in this folder yet")
+            self.grid.set_empty_text(NO_FILTER_MATCH if self.filter_bar.filters().active()
+                                     else "No photos in this folder yet")
         else:
             self.grid.set_empty_text(NO_MATCH)
 
@@ -390,10 +441,12 @@ class MainWindow(QMainWindow):
                                                                status["roots"]]))
 
     def open_adapt(self) -> None:
-        if self.adapt_hooks is None:
+        if self.adapt_dialog is not None and self.adapt_dialog.state == "running":
+            self.adapt_dialog.raise_()
             return
-        dialog = AdaptDialog(self.adapt_hooks, self.backend, self)
+        dialog = AdaptDialog(self.backend, self.adapt_options, self)
         dialog.model_changed.connect(self.run_search)
+        dialog.model_changed.connect(self.refresh_status)
         dialog.show()
         self.adapt_dialog = dialog
 
@@ -442,6 +495,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.save_state()
+        self.live_timer.stop()
+        if self.adapt_dialog is not None:
+            self.adapt_dialog.close()  # cancels a run and waits for it
         if self.backend is not None:
             self.backend.shutdown(wait=True)
             self.backend = None
