@@ -1,12 +1,13 @@
 """The desktop app with real widgets, real files and the tiny model: drop, index, search,
-find similar, cancel, a UI thread that never stalls, adapt, empty states and settings."""
+find similar, cancel, a UI thread that never stalls, filters, the detail pane, adapt, the live
+library, empty states and settings."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 import sys
 import time
-import types
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,19 +15,27 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QDate, QMimeData, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QFormLayout, QLabel  # noqa: E402
 
+from photofind.adapt.store import AdaptConfig  # noqa: E402
+from photofind.gui import live  # noqa: E402
 from photofind.gui import window as window_module  # noqa: E402
-from photofind.gui.adapt_dialog import AdaptDialog, AdaptHooks  # noqa: E402
 from photofind.gui.settings import Settings  # noqa: E402
 from photofind.gui.window import EMPTY_LIBRARY, NO_MATCH, MainWindow  # noqa: E402
+from photofind.library.metadata import TextItem  # noqa: E402
 
 from conftest import FLICKR, copy_photos  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (FLICKR / "images").is_dir(), reason="needs shared photos")
 WAIT_MS = 60_000
+CAPTIONS: dict[str, list[str]] = {}
+if (FLICKR / "captions.csv").exists():
+    with open(FLICKR / "captions.csv", encoding="utf-8") as handle:
+        for line in csv.DictReader(handle):
+            CAPTIONS.setdefault(line["image"], []).append(line["caption"])
 
 
 @pytest.fixture(autouse=True)
@@ -79,7 +88,7 @@ def drop(window: MainWindow, *paths: Path) -> None:
 
 def indexed(qtbot, window: MainWindow, folder: Path, count: int) -> None:
     drop(window, folder)
-    qtbot.waitUntil(lambda: window.indexing.jobs == 0 and window.model.rowCount() == count,
+    qtbot.waitUntil(lambda: window.jobs == 0 and window.model.rowCount() == count,
                     timeout=WAIT_MS)
 
 
@@ -92,11 +101,6 @@ def test_empty_state_on_a_new_library(qtbot, make_window):
     qtbot.waitUntil(lambda: window.grid.empty_text == EMPTY_LIBRARY)
     assert window.model.rowCount() == 0
     assert "Drop a folder here to start" in window.grid.empty_text
-    window.activateWindow()
-    qtbot.waitActive(window)
-    window.grid.setFocus()
-    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    assert window.search.hasFocus()
 
 
 def test_dropped_folder_is_indexed_and_fills_the_grid(qtbot, make_window, tmp_path):
@@ -113,39 +117,15 @@ def test_dropped_folder_is_indexed_and_fills_the_grid(qtbot, make_window, tmp_pa
     assert len(list((window.backend.lib.data_dir / "thumbs").rglob("*.jpg"))) == 20
 
 
-def test_removing_a_folder_empties_the_library(qtbot, make_window, tmp_path, monkeypatch):
-    window = make_window()
-    folder = tmp_path / "old"
-    copy_photos(folder, 20)
-    indexed(qtbot, window, folder, 20)
-    monkeypatch.setattr(window_module.QMessageBox, "question",
-                        lambda *args: window_module.QMessageBox.StandardButton.Yes)
-    window.sidebar.remove_requested.emit(str(folder))  # the row's ✕ button / context menu
-    qtbot.waitUntil(lambda: window.photo_count == 0 and window.model.rowCount() == 0,
-                    timeout=WAIT_MS)
-    assert window.sidebar.count() == 1  # only "All photos" is left
-    assert window.grid.empty_text == EMPTY_LIBRARY
-    assert len(list(folder.glob("*.jpg"))) == 20  # the photos themselves are untouched
-
-
 def test_typing_a_query_shows_ranked_results(qtbot, make_window, tmp_path):
     window = make_window()
-    copy_photos(tmp_path / "photos" / "beach", 12)
-    copy_photos(tmp_path / "photos" / "city", 8, start=12)
+    copy_photos(tmp_path / "photos", 20)
     indexed(qtbot, window, tmp_path / "photos", 20)
     qtbot.keyClicks(window.search, "a dog running on grass")
-    assert window.debounce.isActive()  # search-as-you-type waits for a pause in typing…
-    asked = window.pending
-    qtbot.keyClick(window.search, Qt.Key.Key_Return)  # …and Enter runs it at once
-    assert not window.debounce.isActive() and window.pending == asked + 1
     qtbot.waitUntil(lambda: window.model.rowCount() and None not in scores(window),
                     timeout=WAIT_MS)
     assert scores(window) == sorted(scores(window), reverse=True)
     assert "a dog running on grass" in window.header.text()
-    city = str(tmp_path / "photos" / "city")
-    window.sidebar.folder_selected.emit(city)  # limit the search to one folder
-    qtbot.waitUntil(lambda: window.model.rowCount() == 8, timeout=WAIT_MS)
-    assert all(hit.photo.path.startswith(city) for hit in window.model.hits)
     window.min_score.setValue(50)  # above anything the random tiny model scores
     qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=WAIT_MS)
     assert window.grid.empty_text == NO_MATCH
@@ -170,8 +150,8 @@ def test_cancel_stops_indexing_and_the_ui_stays_usable(qtbot, make_window, photo
     drop(window, photos200)
     qtbot.waitUntil(lambda: window.progress.bar.value() >= 5, timeout=WAIT_MS)
     qtbot.mouseClick(window.progress.cancel, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.indexing.jobs == 0, timeout=WAIT_MS)
-    assert window.indexing.last_report.cancelled
+    qtbot.waitUntil(lambda: window.jobs == 0, timeout=WAIT_MS)
+    assert window.last_report.cancelled
     assert 0 < window.backend.lib.catalog.counts()["photos"] < 200
     assert window.progress.isHidden()
     qtbot.keyClicks(window.search, "children playing")
@@ -188,62 +168,12 @@ def test_ui_thread_never_stalls_while_indexing(qtbot, make_window, photos200):
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
     drop(window, photos200)
-    qtbot.waitUntil(lambda: window.indexing.jobs == 0 and window.photo_count == 200, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.jobs == 0 and window.photo_count == 200, timeout=WAIT_MS)
     timer.stop()
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
     print(f"max UI gap while indexing 200 photos: {max(gaps) * 1000:.1f} ms "
           f"over {len(gaps)} ticks")
     assert max(gaps) < 0.100
-
-
-def test_adapt_button_follows_the_core(qtbot, make_window):
-    window = make_window()
-    if AdaptHooks.detect() is None:
-        assert not window.adapt_action.isEnabled()
-        assert "adaptation" in window.adapt_action.toolTip()
-    else:
-        assert window.adapt_action.isEnabled()
-
-
-def _fake_adapt(steps: int, delay: float) -> types.ModuleType:
-    """Stands in for ``photofind.adapt`` with the hooks the dialog documents."""
-    module = types.ModuleType("photofind.adapt")
-    module.usable_photos = lambda lib: {"captioned": 12, "tagged": 3}
-    module.reset = lambda lib: None
-
-    def adapt(lib, progress, cancel):
-        for step in range(1, steps + 1):
-            if cancel.cancelled:
-                return {"before": 0.4, "after": 0.4, "kept": False}
-            time.sleep(delay)
-            progress(step, steps, 1.0 / step)
-        return {"before": {"recall@10": 0.41}, "after": {"recall@10": 0.52}, "kept": True}
-    module.adapt = adapt
-    return module
-
-
-@pytest.mark.parametrize("cancel", [False, True])
-def test_adapt_dialog_runs_and_cancels(qtbot, make_window, monkeypatch, cancel):
-    monkeypatch.setitem(sys.modules, "photofind.adapt", _fake_adapt(400 if cancel else 5, 0.01))
-    window = make_window()
-    assert window.adapt_action.isEnabled()
-    window.adapt_action.trigger()
-    dialog: AdaptDialog = window.adapt_dialog
-    qtbot.waitUntil(lambda: "12 captioned" in dialog.intro.text())
-    qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "loss" in dialog.detail.text())
-    if cancel:
-        qtbot.mouseClick(dialog.cancel, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: dialog.state == "cancelled", timeout=WAIT_MS)
-        assert "unchanged" in dialog.result.text()
-    else:
-        qtbot.waitUntil(lambda: dialog.state == "done", timeout=WAIT_MS)
-        assert "0.410 → 0.520" in dialog.result.text() and "Kept" in dialog.result.text()
-    dialog.close()
-
-
-def test_default_settings_stay_out_of_the_users_config(tmp_path):
-    assert Settings().store.fileName().startswith(str(tmp_path / "qsettings"))
 
 
 def test_settings_persist(qtbot, make_window):
@@ -273,7 +203,7 @@ def test_missing_model_gets_a_friendly_way_out(qtbot, make_window, tmp_path, mon
     drop(window, folder)
     qtbot.waitUntil(lambda: bool(asked), timeout=WAIT_MS)
     assert "not found" in asked[0] and "Traceback" not in asked[0]
-    assert window.indexing.jobs == 0 and window.progress.isHidden()
+    assert window.jobs == 0 and window.progress.isHidden()
     shutil.rmtree(folder)
 
 
@@ -296,42 +226,186 @@ def test_pyside_reference_bug_cannot_abort_the_app(qapp):
         assert qtfix.install() and sys.getrefcount(None) > qtfix.ENOUGH // 2
 
 
-def test_detail_texts_take_whatever_shape_the_core_gives():
-    """``photo_details`` is landing in the core; the detail pane reads texts as a list of
-    objects/dicts/tuples, or as captions + tags lists."""
-    from photofind.gui.queries import describe
-    from photofind.library.catalog import PhotoRow
-
-    row = PhotoRow(1, None, "/p/a.jpg", b"/p/a.jpg", 2_000_000, 0.0, "h", 4000, 3000,
-                   "2023-07-01T10:00:00", "Canon", "EOS R6", None, None, None, 0.0)
-    shapes = [
-        {"texts": [{"kind": "caption", "text": "Grandma's cake", "source": "xmp:dc:description"},
-                   ("tag", "birthday", "iptc:Keywords")]},
-        types.SimpleNamespace(captions=["Grandma's cake"], tags=["birthday"]),
-    ]
-    for details in shapes:
-        lib = types.SimpleNamespace(photo_details=lambda photo_id, d=details: d)
-        info = describe(lib, row)
-        assert [t[:2] for t in info.texts] == [("caption", "Grandma's cake"), ("tag", "birthday")]
-        assert ("Camera", "Canon EOS R6") in info.facts
-        assert ("Date", "2023-07-01 10:00:00") in info.facts
-    assert describe(types.SimpleNamespace(), row).texts == []
+# -- filters, details, adaptation and the live library -------------------------------------------
+EXIF_IFD, DATE_TAKEN, MAKE, MODEL = 0x8769, 0x9003, 0x010F, 0x0110
+XMP = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+       'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+       'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:description><rdf:Alt>'
+       '<rdf:li xml:lang="x-default">{caption}</rdf:li></rdf:Alt></dc:description>'
+       '<dc:subject><rdf:Bag><rdf:li>{tag}</rdf:li></rdf:Bag></dc:subject>'
+       '</rdf:Description></rdf:RDF></x:xmpmeta>')
 
 
-def test_run_app_opens_the_window_and_quits_cleanly(qapp, tmp_path, tiny_model):
-    """The entry point ``photofind`` (no command) calls: splash, window, settings, exit 0."""
-    from photofind.gui.app import run_app
+def write_exif(photo: Path, taken: str, make: str = "Canon", model: str = "Canon EOS 5D"):
+    with Image.open(photo) as image:
+        image.load()
+        exif = Image.Exif()
+        exif[MAKE], exif[MODEL] = make, model
+        exif.get_ifd(EXIF_IFD)[DATE_TAKEN] = taken
+        image.save(photo, exif=exif, quality=90)
 
-    args = SimpleNamespace(data_dir=str(tmp_path / "data"), model=None, device="cpu",
-                           pretrained=tiny_model.pretrained, model_config=tiny_model.config,
-                           workers=1)
-    seen = []
 
-    def look_and_close():
-        seen.extend(w for w in QApplication.topLevelWidgets()
-                    if isinstance(w, MainWindow) and w.isVisible())
-        QApplication.closeAllWindows()
-    QTimer.singleShot(1500, look_and_close)
-    assert run_app(args) == 0
-    assert seen and not qapp.windowIcon().isNull()
-    assert Path(Settings().store.fileName()).exists()  # window state was saved (in tmp)
+@pytest.fixture(scope="module")
+def described(tmp_path_factory) -> tuple[Path, list[Path]]:
+    """8 photos: the first 3 with EXIF dates (July 2019) and a camera, the first with an XMP
+    sidecar caption and tag."""
+    folder = tmp_path_factory.mktemp("described") / "Summer"
+    photos = copy_photos(folder, 8)
+    for day, photo in enumerate(photos[:3], 1):
+        write_exif(photo, f"2019:07:0{day} 12:00:00")
+    photos[0].with_suffix(".xmp").write_text(
+        XMP.format(caption="Red kayak on the lake at dawn", tag="Lake Tahoe"), encoding="utf-8")
+    return folder, photos
+
+
+def add_texts(window: MainWindow, texts: dict[Path, list[tuple[str, str]]]) -> None:
+    """Captions/tags as an import would add them, then let the window notice."""
+    lib = window.backend.lib
+    with lib.catalog.transaction() as db:
+        for photo, items in texts.items():
+            row = lib.catalog.photo_by_path(photo)
+            lib.catalog.add_texts(db, row.id, [TextItem(kind, text, "test", str(photo))
+                                               for kind, text in items])
+    window.refresh_status()
+
+
+def shown(window: MainWindow) -> list[str]:
+    return [Path(hit.photo.path).name for hit in window.model.hits]
+
+
+def facts(window: MainWindow) -> dict[str, str]:
+    form = window.detail.facts
+    return {form.itemAt(i, QFormLayout.ItemRole.LabelRole).widget().text().rstrip(":"):
+            form.itemAt(i, QFormLayout.ItemRole.FieldRole).widget().text().replace("\u200b", "")
+            for i in range(form.rowCount())}
+
+
+def test_filters_narrow_the_grid(qtbot, make_window, described):
+    folder, photos = described
+    window = make_window()
+    indexed(qtbot, window, folder, 8)
+    add_texts(window, {photos[0]: [("tag", "Emma"), ("caption", "Emma with a red kayak")],
+                       photos[5]: [("person", "emma")]})
+    bar = window.filter_bar
+    qtbot.waitUntil(lambda: bar.tag.findText("Emma") >= 0)
+
+    def expect(names: list[Path], ordered: bool = False) -> None:
+        want = [p.name for p in names]
+        qtbot.waitUntil(lambda: (shown(window) if ordered else sorted(shown(window))) ==
+                        (want if ordered else sorted(want)), timeout=WAIT_MS)
+
+    bar.tag.setEditText("emma")  # tags match whatever their case
+    expect([photos[0], photos[5]])
+    assert "tagged “emma”" in window.header.text() and None in scores(window)
+    bar.date_from.setDate(QDate(2019, 7, 1))
+    bar.date_to.setDate(QDate(2019, 7, 31))
+    expect([photos[0]])
+    bar.tag.setEditText("")
+    expect([photos[2], photos[1], photos[0]], ordered=True)  # no query: newest first
+    bar.camera.setText("canon")
+    bar.caption.setCurrentIndex(bar.caption.findData(True))
+    expect([photos[0]])
+    bar.clear()
+    bar.camera.setText("nikon")
+    expect([])
+    assert window.grid.empty_text == "No photos match these filters"
+    bar.clear()
+    expect(photos)
+    bar.tag.setEditText("Emma")
+    qtbot.keyClicks(window.search, "a red kayak")  # words and a filter together
+    qtbot.waitUntil(lambda: window.model.rowCount() and None not in scores(window),
+                    timeout=WAIT_MS)
+    assert sorted(shown(window)) == sorted([photos[0].name, photos[5].name])
+    assert window.model.hits[0].text_match  # its caption has these words
+    bar.folder.setCurrentIndex(bar.folder.findData(str(folder)))
+    qtbot.waitUntil(lambda: window.folder == str(folder))
+    assert window.sidebar.currentItem().data(Qt.ItemDataRole.UserRole + 1) == str(folder)
+
+
+def test_detail_pane_shows_texts_and_dates_with_their_source(qtbot, make_window, described):
+    folder, photos = described
+    window = make_window()
+    indexed(qtbot, window, folder, 8)
+    qtbot.keyClicks(window.search, "kayak on the lake")
+    qtbot.waitUntil(lambda: None not in scores(window) and shown(window)[:1] == [photos[0].name],
+                    timeout=WAIT_MS)
+    window.grid.setCurrentIndex(window.model.index(0))
+    qtbot.waitUntil(lambda: "Red kayak" in window.detail.texts.text(), timeout=WAIT_MS)
+    texts = window.detail.texts.text()
+    assert f"caption — xmp:dc:description ({photos[0].stem}.xmp)" in texts
+    assert "Lake Tahoe" in texts and "tag — xmp:dc:subject" in texts
+    known = facts(window)
+    assert known["Date"] == "2019-07-01 12:00:00 (exif:DateTimeOriginal)"
+    assert known["Camera"] == "Canon Canon EOS 5D"
+    assert known["Matched"].startswith("your words") and "GPS" not in known
+    assert "words" in window.model.data(window.model.index(0), Qt.ItemDataRole.ToolTipRole)
+
+    window.adapt_action.trigger()  # one caption is not enough to adapt: said kindly
+    dialog = window.adapt_dialog
+    qtbot.waitUntil(lambda: "at least 40 needed" in dialog.intro.text(), timeout=WAIT_MS)
+    assert dialog.intro.text().startswith("1 captioned and 1 tagged photos")
+    assert not dialog.start.isEnabled()
+    dialog.run()  # as if started anyway: the core's NotEnoughData becomes a sentence
+    qtbot.waitUntil(lambda: dialog.state == "failed", timeout=WAIT_MS)
+    assert "adapting needs at least 40" in dialog.result.text()
+    assert "failed" not in dialog.result.text()
+
+
+def not_clipped(dialog) -> bool:
+    """Every visible wrapped label has the height its text needs at its width."""
+    labels = [w for w in dialog.findChildren(QLabel) if w.isVisible() and w.wordWrap()]
+    return all(w.height() >= w.heightForWidth(w.width()) for w in labels)
+
+
+def test_adapt_dialog_cancels_then_runs_to_the_end(qtbot, make_window, tmp_path):
+    photos = copy_photos(tmp_path / "captioned", 48)
+    window = make_window()
+    indexed(qtbot, window, tmp_path / "captioned", 48)
+    add_texts(window, {p: [("caption", c) for c in CAPTIONS[p.name][:2]] for p in photos[:44]})
+    window.adapt_options = {"variants": (AdaptConfig(epochs=50, batch_size=16),),
+                            "rerank": False}
+    window.adapt_action.trigger()
+    dialog = window.adapt_dialog
+    qtbot.waitUntil(lambda: dialog.start.isEnabled(), timeout=WAIT_MS)
+    assert dialog.intro.text().startswith("44 captioned and 0 tagged photos; at least 40")
+    assert not_clipped(dialog)
+    qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "loss" in dialog.detail.text(), timeout=WAIT_MS)
+    assert dialog.phase.text() == "Training" and "epoch 1 of 50" in dialog.detail.text()
+    qtbot.mouseClick(dialog.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.state == "cancelled", timeout=WAIT_MS)
+    assert "unchanged" in dialog.result.text()
+    key = window.backend.lib.model_key
+
+    dialog.options = {"variants": (AdaptConfig(epochs=1, batch_size=16),), "rerank": False}
+    qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.state == "done", timeout=WAIT_MS)
+    table = [w.text() for w in dialog.metrics.findChildren(QLabel)]
+    assert {"R@1", "R@5", "R@10", "mAP", "plain model"} <= set(table)
+    assert "Re-ranker: not trained" in dialog.rerank.text()
+    kept = dialog.result.text().startswith("Kept")
+    assert kept == (window.backend.lib.model_key != key) and not_clipped(dialog)
+    if kept:
+        qtbot.mouseClick(dialog.zero_shot, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "Back to the plain model" in dialog.result.text(),
+                        timeout=WAIT_MS)
+        assert window.backend.lib.model_key == key
+
+
+def test_a_new_file_in_a_watched_folder_appears_by_itself(qtbot, make_window, tmp_path,
+                                                           monkeypatch):
+    monkeypatch.setattr(live, "DEBOUNCE_S", 0.3)
+    monkeypatch.setattr(live, "CHECK_EVERY_S", 0.2)
+    monkeypatch.setattr(window_module, "LIVE_POLL_MS", 100)
+    folder = tmp_path / "Garden"
+    copy_photos(folder, 3)
+    window = make_window()
+    indexed(qtbot, window, folder, 3)
+    qtbot.waitUntil(lambda: window.live_states.get(str(folder)) == "watching", timeout=WAIT_MS)
+    assert "watching" in window.sidebar.itemWidget(window.sidebar.item(1)).detail.text()
+    copy_photos(folder, 1, start=3)  # nothing pressed from here on
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4 and window.photo_count == 4,
+                    timeout=30_000)
+    watcher = window.backend.live.watcher
+    window.close()
+    assert not watcher._thread.is_alive()  # stopped with the window

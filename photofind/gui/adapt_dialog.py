@@ -1,239 +1,389 @@
 """"Adapt to my library": teach the model the person's own captions and tags.
 
-The training itself lives in the core (``photofind.adapt``); this dialog only finds it, runs
-it in a ``QThread`` and shows progress (loss, ETA), the before/after numbers and whether the
-result was kept. Hooks it looks for, first name found wins (see ``HOOKS``):
-
-- ``usable_photos(lib)`` → int, or a mapping/object of counts (e.g. captioned, tagged)
-- ``adapt(lib, progress=cb, cancel=CancelToken)`` → result with ``before``, ``after``
-  (numbers or mappings of numbers) and ``kept``; ``cb(done, total, loss)`` or ``cb(obj)``
-- ``reset(lib)`` → back to the zero-shot model
+The training lives in ``photofind.adapt.library``; this dialog counts what it can learn from,
+runs ``adapt`` in a ``QThread`` (holding the backend's write lock, so indexing waits instead of
+adding photos the re-embedding would miss), shows progress with Cancel, and ends with the
+before/after numbers, the re-ranker and the personal concepts learned.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
+from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QGridLayout,
     QLabel,
-    QLayout,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
+    QWidget,
 )
 
+from photofind.adapt.data import NotEnoughData
+from photofind.adapt.library import adapt, concepts, reset, usable
+from photofind.adapt.trainer import AdaptProgress, AdaptResult
 from photofind.core import CancelToken
+from photofind.gui.progress import duration
 from photofind.gui.tasks import run_task
 
-HOOKS = {"usable": ("usable_photos", "count_usable", "usable"),
-         "run": ("adapt", "adapt_library", "run"),
-         "reset": ("reset", "zero_shot", "revert")}
-UNAVAILABLE_TIP = "Needs photofind's adaptation module, which this version does not include."
+PHASES = {"caching": "Preparing your photos", "baseline": "Measuring the plain model",
+          "training": "Training", "validating": "Checking on set-aside photos",
+          "re-embedding": "Re-embedding your photos", "reranker": "Teaching the re-ranker"}
+METRICS = (("R@1", "Set-aside captions and tags whose photo came first"),
+           ("R@5", "… whose photo was among the first 5 results"),
+           ("R@10", "… among the first 10 results"),
+           ("mAP", "Mean average precision: how high all the right photos rank"))
+PROGRESS_EVERY_S = 0.1
+WIDTH = 560
 
 
-class AdaptHooks:
-    def __init__(self, usable, run, reset):
-        self.usable, self.run, self.reset = usable, run, reset
+@dataclass
+class Outcome:
+    """What a run left behind, read in the worker thread (the model may load there)."""
 
-    @classmethod
-    def detect(cls) -> AdaptHooks | None:
-        """The core's adaptation hooks, or None while ``photofind.adapt`` (or one of its
-        hooks) is absent."""
-        try:
-            module = importlib.import_module("photofind.adapt")
-        except ImportError:
-            return None
-        found = [next((getattr(module, name) for name in names
-                       if callable(getattr(module, name, None))), None)
-                 for names in HOOKS.values()]
-        return cls(*found) if all(found) else None
+    result: AdaptResult
+    cancelled: bool
+    model_changed: bool
+    concepts: list[dict]
+
+
+def adaptation_state(lib) -> dict:
+    """Counts of usable photos and the model in use (loads the model: call off the UI)."""
+    adaptation = lib.embedder.adaptation
+    reranker = lib.reranker
+    return {"counts": usable(lib), "variant": adaptation.config.variant if adaptation else None,
+            "reranker": bool(reranker and reranker.active)}
 
 
 class AdaptWorker(QObject):
-    progress = Signal(int, int, object)  # done, total, loss (or None)
-    finished = Signal(object)  # result
-    failed = Signal(object)
+    progress = Signal(object)  # AdaptProgress
+    finished = Signal(object)  # Outcome
+    failed = Signal(object)  # exception
 
-    def __init__(self, hooks: AdaptHooks, lib):
+    def __init__(self, backend, options: dict):
         super().__init__()
-        self.hooks, self.lib, self.token = hooks, lib, CancelToken()
+        self.backend, self.options, self.token = backend, options, CancelToken()
+        self._last = (None, 0.0)
 
     @Slot()
     def run(self) -> None:
+        lib = self.backend.lib
         try:
-            result = self.hooks.run(self.lib, progress=self._progress, cancel=self.token)
+            with self.backend.write_lock:
+                key = lib.model_key
+                result = adapt(lib, progress=self._progress, cancel=self.token, **self.options)
+                outcome = Outcome(result, self.token.cancelled or result.cancelled,
+                                  lib.model_key != key, concepts(lib))
         except Exception as exc:  # noqa: BLE001 - shown in the dialog
             self.failed.emit(exc)
         else:
-            self.finished.emit(result)
+            self.finished.emit(outcome)
 
-    def _progress(self, *args, **kwargs) -> None:
-        if len(args) == 1 and not kwargs:
-            item = args[0]
-            kwargs = item if isinstance(item, dict) else vars(item)
-            args = ()
-        done, total, loss = (*args, None, None, None)[:3]
-        done = kwargs.get("done", kwargs.get("step", done)) or 0
-        total = kwargs.get("total", kwargs.get("steps", total)) or 0
-        self.progress.emit(int(done), int(total), kwargs.get("loss", loss))
+    def _progress(self, report: AdaptProgress) -> None:
+        """At most every 0.1 s within a phase: a signal per step would flood the UI."""
+        phase, last = self._last
+        now = time.monotonic()
+        if report.phase != phase or now - last >= PROGRESS_EVERY_S:
+            self._last = (report.phase, now)
+            self.progress.emit(report)
 
 
 class AdaptDialog(QDialog):
-    """Counts usable photos, runs adaptation with progress and cancel, reports the outcome."""
+    """Counts usable photos, runs adaptation with progress and Cancel, reports the outcome.
+    ``options`` go to ``adapt`` as they are (``variants``, ``seed``, ``rerank``)."""
 
     model_changed = Signal()
 
-    def __init__(self, hooks: AdaptHooks, backend, parent=None):
+    def __init__(self, backend, options: dict | None = None, parent=None):
         super().__init__(parent)
-        self.hooks, self.backend = hooks, backend
+        self.backend, self.options = backend, dict(options or {})
         self.setWindowTitle("Adapt to my library")
-        self.state = "ready"  # running, done, cancelled, failed
+        self.state = "counting"  # ready, running, done, cancelled, failed
+        self.runner: QThread | None = None
+        self.worker: AdaptWorker | None = None
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)  # grows with its texts
-        self.intro = QLabel("Counting photos with your captions and tags…", wordWrap=True)
+        self.intro = _label("Counting photos with your captions and tags…")
+        self.current = _label("")
+        self.phase = _label("")
         self.bar = QProgressBar()
-        self.bar.hide()
-        self.detail = QLabel("", wordWrap=True)
-        self.result = QLabel("", wordWrap=True)
+        self.detail = _label("")
+        self.result = _label("")
+        self.metrics = QWidget()
+        self.rerank = _label("")
+        self.concepts = QWidget()
         buttons = QDialogButtonBox()
-        self.start = QPushButton("Start")
+        self.start = QPushButton("Start", enabled=False, default=True)
         self.cancel = QPushButton("Cancel")
-        self.zero_shot = QPushButton("Go back to zero-shot")
+        self.zero_shot = QPushButton("Go back to zero-shot", enabled=False)
+        self.zero_shot.setToolTip("Forget the adaptation and use the model as it was trained")
         self.close_button = buttons.addButton(QDialogButtonBox.StandardButton.Close)
         for button in (self.start, self.cancel, self.zero_shot):
             buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
-        for widget in (self.intro, self.bar, self.detail, self.result, buttons):
+        for widget in (self.intro, self.current, self.phase, self.bar, self.detail, self.result,
+                       self.metrics, self.rerank, self.concepts):
             layout.addWidget(widget)
-        self.intro.setMinimumWidth(460)  # wrapped labels set the width, the texts the height
-        self.start.setDefault(True)
-        for widget in (self.cancel, self.detail, self.result):
-            widget.hide()
+        layout.addStretch(1)
+        layout.addWidget(buttons)
+        self.setMinimumWidth(WIDTH)
         self.start.clicked.connect(self.run)
         self.cancel.clicked.connect(self.stop)
         self.zero_shot.clicked.connect(self.go_back)
         self.close_button.clicked.connect(self.close)
-        self.zero_shot.setToolTip("Forget the adaptation and use the model as it was trained")
-        self.thread: QThread | None = None
-        run_task(backend.pool, self, lambda: hooks.usable(backend.lib), self._counted,
-                 lambda exc: self.intro.setText(f"Could not count usable photos: {exc}"))
+        self._show_running(False)
+        for widget in (self.result, self.metrics, self.rerank, self.concepts):
+            widget.hide()
+        self._fit()
+        run_task(backend.pool, self, lambda: adaptation_state(backend.lib), self._counted,
+                 lambda exc: self._say_intro(f"Could not look at your library: {exc}"))
 
-    def _counted(self, usable) -> None:
-        counts = usable if isinstance(usable, int) else _numbers(usable)
-        text = f"{counts:,}" if isinstance(counts, int) else \
-            ", ".join(f"{v:,} {k}" for k, v in counts.items())
-        self.intro.setText(f"Photos with your own captions or tags: {text}. photofind can "
-                           "learn your words from them, then keeps the result only if it "
-                           "finds your photos better than before.")
-        self.start.setEnabled(bool(usable) if isinstance(usable, int) else True)
+    # -- before ----------------------------------------------------------------------------
+    def _counted(self, state: dict) -> None:
+        counts = state["counts"]
+        enough = counts["usable"] >= counts["needed"]
+        self._say_intro(counts_text(counts) + (
+            " photofind learns your words from them (a few thousand numbers; the model "
+            "itself stays as it is), checks the result on photos it sets aside, and keeps it "
+            "only if it finds those better than before." if enough else
+            " Add captions or tags to more photos (in your photo manager, or with photofind "
+            "import-captions), then try again."))
+        self.current.setText(current_text(state))
+        self.start.setEnabled(enough)
+        self.zero_shot.setEnabled(bool(state["variant"] or state["reranker"]))
+        self.state = "ready"
+        self._fit()
 
+    def _say_intro(self, text: str) -> None:
+        self.intro.setText(text)
+        self._fit()
+
+    # -- running ---------------------------------------------------------------------------
     def run(self) -> None:
-        self.state, self.started_at = "running", time.monotonic()
-        self.worker = AdaptWorker(self.hooks, self.backend.lib)
-        self.thread = QThread(self)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
+        self.state = "running"
+        self.worker = AdaptWorker(self.backend, self.options)
+        self.runner = QThread(self)
+        self.worker.moveToThread(self.runner)
+        self.runner.started.connect(self.worker.run)
         self.worker.progress.connect(self._progress)
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
-        self.thread.finished.connect(self.worker.deleteLater)
-        self.start.hide()
-        self.zero_shot.hide()
-        self.cancel.show()
+        self.runner.finished.connect(self.worker.deleteLater)
+        for widget in (self.result, self.metrics, self.rerank, self.concepts):
+            widget.hide()
+        self._show_running(True)
         self.bar.setRange(0, 0)
-        self.bar.show()
-        self.detail.setText("Starting…")
-        self.detail.show()
-        self.result.hide()
-        self.thread.start()
+        self.phase.setText("Starting… (waits for indexing in progress)")
+        self.detail.clear()
+        self._fit()
+        self.runner.start()
 
     def stop(self) -> None:
         if self.state == "running":
             self.worker.token.cancel()
-            self.detail.setText("Cancelling…")
+            self.phase.setText("Cancelling…")
 
-    def _progress(self, done: int, total: int, loss) -> None:
-        if total:
-            self.bar.setRange(0, total)
-            self.bar.setValue(done)
-        elapsed = time.monotonic() - self.started_at
-        eta = f" · about {_duration(elapsed / done * (total - done))} left" if done and total \
-            else ""
-        loss_text = f"loss {loss:.4f}" if isinstance(loss, (int, float)) else "training"
-        self.detail.setText(f"Step {done:,} of {total:,} · {loss_text}{eta}")
-
-    def _finished(self, result) -> None:
-        cancelled = self.worker.token.cancelled
-        self._end("cancelled" if cancelled else "done")
-        if cancelled:
-            self._report("Cancelled: the model is unchanged.")
+    def _progress(self, report: AdaptProgress) -> None:
+        if self.worker.token.cancelled:
             return
-        kept = bool(_get(result, "kept"))
-        verdict = "Kept: searches now use the adapted model." if kept else \
-            "Not kept: it did not find your photos better, so the model is unchanged."
-        numbers = _compare(_get(result, "before"), _get(result, "after"))
-        self._report("\n".join(filter(None, [numbers, verdict])))
-        if kept:
+        self.phase.setText(PHASES.get(report.phase, report.phase.capitalize()))
+        done, total = (report.step, report.steps) if report.steps else \
+            (report.epoch, report.epochs)
+        self.bar.setRange(0, total)  # no total: busy indicator
+        self.bar.setValue(done)
+        self.detail.setText(progress_text(report))
+
+    def _finished(self, outcome: Outcome) -> None:
+        self._end("cancelled" if outcome.cancelled else "done")
+        self.result.setText(outcome_text(outcome))
+        self.result.show()
+        if not outcome.cancelled:
+            result = outcome.result
+            _fill(self.metrics, metric_rows(result))
+            self.metrics.show()
+            self.rerank.setText(rerank_text(result.rerank))
+            self.rerank.show()
+            if outcome.concepts:
+                _fill(self.concepts, concept_rows(outcome.concepts))
+            else:
+                _fill(self.concepts, [["Personal concepts: none learned (a tag needs a few "
+                                       "photos the model does not already recognise)."]])
+            self.concepts.show()
+        self._fit()
+        if outcome.model_changed:
+            self.zero_shot.setEnabled(True)
             self.model_changed.emit()
 
-    def _failed(self, exc) -> None:
+    def _failed(self, exc: Exception) -> None:
         self._end("failed")
-        self._report(f"Adaptation failed: {exc}")
-
-    def _report(self, text: str) -> None:
-        self.result.setText(text)
+        self.result.setText(str(exc) if isinstance(exc, NotEnoughData | ValueError) else
+                            f"Adaptation failed: {exc}")
         self.result.show()
+        self._fit()
 
     def _end(self, state: str) -> None:
         self.state = state
+        self.runner.quit()
+        self.runner.wait()
+        self._show_running(False)
         self.start.setText("Run again")
-        self.thread.quit()
-        for widget in (self.bar, self.detail, self.cancel):
-            widget.hide()
-        self.start.show()
-        self.zero_shot.show()
 
+    def _show_running(self, running: bool) -> None:
+        for widget in (self.phase, self.bar, self.detail, self.cancel):
+            widget.setVisible(running)
+        for widget in (self.start, self.zero_shot, self.close_button):
+            widget.setVisible(not running)
+
+    # -- going back --------------------------------------------------------------------------
     def go_back(self) -> None:
         self.zero_shot.setEnabled(False)
-        run_task(self.backend.pool, self, lambda: self.hooks.reset(self.backend.lib),
-                 self._reset_done, lambda exc: self._report(f"Could not go back: {exc}"))
+        run_task(self.backend.pool, self, self._reset, self._reset_done,
+                 lambda exc: self._show_result(f"Could not go back: {exc}"))
+
+    def _reset(self) -> None:
+        with self.backend.write_lock:
+            reset(self.backend.lib)
 
     def _reset_done(self, _result) -> None:
-        self.zero_shot.setEnabled(True)
-        self._report("Back to the zero-shot model.")
+        for widget in (self.metrics, self.rerank, self.concepts):
+            widget.hide()
+        self.current.setText(current_text({"variant": None, "reranker": False}))
+        self._show_result("Back to the plain model: your photos are searched as before "
+                          "adapting.")
         self.model_changed.emit()
+
+    def _show_result(self, text: str) -> None:
+        self.result.setText(text)
+        self.result.show()
+        self._fit()
+
+    # -- size ------------------------------------------------------------------------------
+    def _fit(self) -> None:
+        """Grow to fit the texts: wrapped labels know their height only for a width, which a
+        top-level window's size hint ignores (that is what clipped the texts before)."""
+        layout = self.layout()
+        layout.activate()
+        width = max(self.width(), WIDTH)
+        height = max(layout.totalHeightForWidth(width), layout.totalMinimumSize().height())
+        self.setMinimumHeight(height)
+        self.resize(width, height)
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.stop()
-        if self.thread is not None:
-            self.thread.quit()
-            self.thread.wait()
+        if self.runner is not None:
+            self.runner.quit()
+            self.runner.wait()
         super().closeEvent(event)
 
 
-def _get(obj, name: str):
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+# -- words and numbers (plain functions: no widgets) -------------------------------------------
+def counts_text(counts: dict) -> str:
+    """"412 captioned and 96 tagged photos; at least 40 needed." """
+    return (f"{counts['captioned']:,} captioned and {counts['tagged']:,} tagged photos; "
+            f"at least {counts['needed']:,} needed.")
 
 
-def _numbers(obj) -> dict:
-    items = obj.items() if isinstance(obj, dict) else vars(obj).items()
-    return {k: v for k, v in items if isinstance(v, int | float) and not isinstance(v, bool)}
+def current_text(state: dict) -> str:
+    if not state["variant"] and not state["reranker"]:
+        return "Searches now use the plain model."
+    parts = [f"adapted ({state['variant']})"] if state["variant"] else []
+    parts += ["with a re-ranker"] if state["reranker"] else []
+    return "Searches now use the model " + " ".join(parts) + "."
 
 
-def _compare(before, after) -> str:
-    """"before → after" for a number or for each number of a mapping."""
-    if isinstance(before, int | float) and isinstance(after, int | float):
-        return f"Search quality on your photos: {before:.3f} → {after:.3f}"
-    if before is None or after is None:
-        return ""
-    old, new = _numbers(before), _numbers(after)
-    return "Search quality on your photos (before → after):\n" + "\n".join(
-        f"    {k}: {old[k]:.3f} → {new[k]:.3f}" for k in old if k in new)
+def progress_text(report: AdaptProgress) -> str:
+    parts = []
+    if report.epochs:
+        parts.append(f"epoch {report.epoch} of {report.epochs}")
+    if report.steps:
+        parts.append(f"step {report.step:,} of {report.steps:,}")
+    if report.loss is not None:
+        parts.append(f"loss {report.loss:.4f}")
+    if report.eta_s:
+        parts.append(f"about {duration(report.eta_s)} left")
+    return " · ".join(parts)
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+def outcome_text(outcome: Outcome) -> str:
+    result = outcome.result
+    if outcome.cancelled:
+        return ("Stopped: searches use the adapted model, without a re-ranker."
+                if outcome.model_changed else
+                "Cancelled: the model is unchanged.")
+    if result.kept:
+        return (f"Kept: searches now use the adapted model ({result.variant}); "
+                f"{result.trainable_params:,} numbers learned ({100 * result.share:.2f} % "
+                f"of the model's size) in {duration(result.seconds)}.")
+    return ("Not kept: it did not find your set-aside photos better than the plain model, "
+            "so the model is unchanged.")
+
+
+def metric_rows(result: AdaptResult) -> list[list[str]]:
+    """Header + one row per metric: before, after, change (percentages)."""
+    queries = result.after.get("queries") or result.before.get("queries") or 0
+    rows = [[f"On {queries} set-aside queries", "plain model", result.variant, "change"]]
+    for key, _ in METRICS:
+        before, after = result.before.get(key), result.after.get(key)
+        if before is None or after is None:
+            continue
+        rows.append([key, f"{before:.1f}", f"{after:.1f}", f"{after - before:+.1f}"])
+    return rows
+
+
+def rerank_text(rerank: dict | None) -> str:
+    if rerank is None:
+        return "Re-ranker: not trained this time."
+    if "before" not in rerank:
+        return "Re-ranker: not available for this model's image tower."
+    change = f"set-aside R@1 {rerank['before']['R@1']:.1f} → {rerank['after']['R@1']:.1f}"
+    if rerank["kept"]:
+        return f"Re-ranker: on (weight {rerank['weight']}); {change}."
+    return f"Re-ranker: off, it did not help on set-aside photos ({change})."
+
+
+def concept_rows(found: list[dict]) -> list[list[str]]:
+    """Header + one row per personal concept: AP with the plain model and after learning."""
+    rows = [["Personal concept", "photos", "AP before", "AP after"]]
+    for row in found:
+        after = max(row["ap_token"] or 0, row["ap_prototype"] or 0)
+        rows.append([row["name"], str(row["photos"]), _number(row["ap_zero_shot"]),
+                     _number(after)])
+    return rows
+
+
+def _number(value) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+# -- widgets -----------------------------------------------------------------------------------
+def _label(text: str) -> QLabel:
+    label = QLabel(text, wordWrap=True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def _fill(box: QWidget, rows: list[list[str]]) -> None:
+    """Lay ``rows`` out as a small table in ``box``: first row bold, numbers right-aligned."""
+    if box.layout() is None:
+        QGridLayout(box).setContentsMargins(0, 0, 0, 0)
+    grid: QGridLayout = box.layout()
+    while grid.count():
+        old = grid.takeAt(0).widget()
+        old.hide()
+        old.deleteLater()
+    tips = dict(METRICS)
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            cell = QLabel(text, wordWrap=len(row) == 1)
+            if r == 0:
+                font = cell.font()
+                font.setBold(True)
+                cell.setFont(font)
+            if c:
+                cell.setAlignment(Qt.AlignmentFlag.AlignRight)
+            cell.setToolTip(tips.get(row[0], ""))
+            grid.addWidget(cell, r, c)
+    grid.setColumnStretch(0, 1)

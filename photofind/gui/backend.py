@@ -6,19 +6,24 @@
   carry a serial; a request older than the newest one is skipped, so typing never queues up
   stale searches.
 - ``QThreadPool``: short catalog reads (status, photo details) and thumbnails.
+- the live library (``photofind.gui.live``): a watcher's thread indexes what changes on disk.
 The UI thread only sends requests and receives signals. The catalog and the vector index are
-thread-safe, so search keeps working while indexing writes.
+thread-safe, so search keeps working while indexing writes; writers (the index thread, the
+watcher, adaptation) take ``write_lock`` so they never interleave.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
+import threading
 import time
 
 from PySide6.QtCore import QObject, QThread, QThreadPool, Signal, Slot
 
 from photofind.core import CancelToken
-from photofind.gui.queries import Query, describe, run_query
+from photofind.gui.live import LiveLibrary
+from photofind.gui.queries import Query, describe, library_summary, run_query
 from photofind.gui.tasks import run_task
 from photofind.gui.thumbs import PREVIEW_SIZE, ThumbCache, ThumbnailLoader
 
@@ -30,6 +35,14 @@ CHANGED_EVERY_S = 1.5  # "the catalog grew" signals while indexing
 GIL_SWITCH_S = 0.001
 
 
+def settle_heap() -> None:
+    """Take what exists now (imports, the loaded model) out of the garbage collector's view.
+    A full collection walks every tracked object: with torch and open_clip loaded that is about
+    half a million, 0.3-0.8 s with the GIL held, and it froze the window mid-indexing
+    (measured). These objects live as long as the app anyway."""
+    gc.freeze()
+
+
 class IndexWorker(QObject):
     started = Signal(list)
     progress = Signal(int, int, str)
@@ -37,9 +50,9 @@ class IndexWorker(QObject):
     finished = Signal(object, list)  # IndexReport (None if skipped), targets
     failed = Signal(object, list)  # exception, targets
 
-    def __init__(self, lib):
+    def __init__(self, lib, write_lock: threading.RLock):
         super().__init__()
-        self.lib = lib
+        self.lib, self.write_lock = lib, write_lock
         self.token = CancelToken()
         self.skip_through = 0  # tickets up to this one were cancelled before they started
         self._last_progress = self._last_changed = 0.0
@@ -57,7 +70,10 @@ class IndexWorker(QObject):
             return
         self.started.emit(targets)
         try:
-            report = self.lib.index(targets, progress=self._progress, cancel=self.token)
+            _ = self.lib.vectors  # the model and index, loaded on first use
+            settle_heap()
+            with self.write_lock:
+                report = self.lib.index(targets, progress=self._progress, cancel=self.token)
         except Exception as exc:  # noqa: BLE001 - shown to the person, not raised into Qt
             self.failed.emit(exc, targets)
         else:
@@ -68,7 +84,8 @@ class IndexWorker(QObject):
     def forget(self, path: str) -> None:
         """Queued behind indexing jobs, so a folder is never removed while being indexed."""
         try:
-            self.lib.forget(path)
+            with self.write_lock:
+                self.lib.forget(path)
         except Exception as exc:  # noqa: BLE001
             self.failed.emit(exc, [path])
         else:
@@ -111,6 +128,7 @@ class SearchWorker(QObject):
         """Load the model (and index) now, so the first search is quick."""
         try:
             _ = self.lib.vectors
+            settle_heap()
         except Exception as exc:  # noqa: BLE001
             self.failed.emit(0, exc)
         else:
@@ -136,11 +154,14 @@ class Backend(QObject):
     def __init__(self, lib, parent: QObject | None = None):
         super().__init__(parent)
         self.lib = lib
+        settle_heap()  # the imports are done
+        self.write_lock = threading.RLock()
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(2)
+        self.live = LiveLibrary(lib, self.write_lock, self.pool, self)
         self.thumbs = ThumbnailLoader(ThumbCache(lib.data_dir), self)
         self.previews = ThumbCache(lib.data_dir)
-        self.indexer, self.index_thread = IndexWorker(lib), QThread(self)
+        self.indexer, self.index_thread = IndexWorker(lib, self.write_lock), QThread(self)
         self.searcher, self.search_thread = SearchWorker(lib), QThread(self)
         for worker, thread, name in ((self.indexer, self.index_thread, "photofind-index"),
                                      (self.searcher, self.search_thread, "photofind-search")):
@@ -187,7 +208,8 @@ class Backend(QObject):
         self._warm_requested.emit()
 
     def status(self, on_done) -> None:
-        run_task(self.pool, self, self.lib.status, on_done)
+        """``on_done(summary)``: ``lib.status()`` plus ``tags`` (see ``library_summary``)."""
+        run_task(self.pool, self, lambda: library_summary(self.lib), on_done)
 
     def describe(self, row, on_done, on_error) -> None:
         run_task(self.pool, self, lambda: describe(self.lib, row), on_done, on_error)
@@ -212,15 +234,17 @@ class Backend(QObject):
         for thread in threads:
             thread.quit()
         if wait:
+            self.live.stop()
             for thread in threads:
                 thread.wait()
             self._close()
             return
-        self._running = len(threads)
+        self._running = len(threads) + 1
+        run_task(self.pool, self, self.live.stop, self._thread_finished)
         for thread in threads:
             thread.finished.connect(self._thread_finished)
 
-    def _thread_finished(self) -> None:
+    def _thread_finished(self, *_) -> None:
         self._running -= 1
         if self._running == 0:
             self._close()

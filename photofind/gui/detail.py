@@ -1,5 +1,5 @@
-"""The detail pane: a larger picture, where and when it was taken, and what people wrote about
-it (captions and tags with their source, when the core provides them)."""
+"""The detail pane: a larger picture, where and when it was taken (and how we know), why it
+matched, and what people wrote about it: captions and tags, each with where it was read."""
 
 from __future__ import annotations
 
@@ -75,10 +75,7 @@ class DetailPane(QScrollArea):
         if hit is not self.hit:
             return  # the person moved on
         info = info or PhotoInfo([("Path", hit.photo.path)])
-        facts = list(info.facts)
-        if hit.score is not None:
-            facts.append(("Score", f"{hit.score:.3f}"))
-        self._set_facts(facts)
+        self._set_facts(info.facts + match_facts(hit))
         self.texts.setText(_texts_html(info))
 
     def set_picture(self, hit: Hit, image: QImage | None) -> None:
@@ -114,14 +111,32 @@ class DetailPane(QScrollArea):
             self.facts.addRow(f"{label}:", text)
 
 
+def match_facts(hit: Hit) -> list[tuple[str, str]]:
+    """Why a result is where it is: its similarity, a caption/tag match, the re-ranker."""
+    facts = [] if hit.score is None else [("Score", f"{hit.score:.3f}")]
+    if hit.text_match:
+        facts.append(("Matched", "your words in its captions or tags"))
+    if hit.rerank_score is not None:
+        facts.append(("Re-ranked", f"cross-encoder score {hit.rerank_score:.3f}"))
+    return facts
+
+
+GROUPS = (("Captions", ("caption", "title")), ("Tags and people", ("tag", "person")))
+
+
 def _texts_html(info: PhotoInfo) -> str:
-    if not info.texts:
-        return ""
-    rows = []
-    for kind, text, source in info.texts:
-        origin = f" <span style='color:gray'>({html.escape(source)})</span>" if source else ""
-        rows.append(f"<b>{html.escape(kind.capitalize())}:</b> {html.escape(text)}{origin}")
-    return "<br>".join(rows)
+    """Captions, then tags, each with a grey line saying where it was read."""
+    parts = []
+    for heading, kinds in GROUPS:
+        rows = [f"{html.escape(text)}<br><span style='color:gray; font-size:small'>"
+                f"{html.escape(origin)}</span>"
+                for kind, text, origin in info.texts if kind in kinds]
+        if rows:
+            parts.append(f"<p style='margin-top:8px'><b>{heading}</b></p>" +
+                         "".join(f"<p style='margin:2px 0 6px 0'>{r}</p>" for r in rows))
+    if not parts:
+        return "<p style='color:gray'>No captions or tags.</p>"
+    return "".join(parts)
 
 
 def _breakable(path: str) -> str:

@@ -45,7 +45,7 @@ class IndexProgress(QWidget):
         left = ""
         if rate_done > 0 and now - self._started > 2:
             seconds = (now - self._started) / rate_done * (total - done)
-            left = f" · about {_duration(seconds)} left"
+            left = f" · about {duration(seconds)} left"
         self.label.setText(f"Indexing {done:,} of {total:,}{left}")
 
     def _cancel(self) -> None:
@@ -57,7 +57,7 @@ class IndexProgress(QWidget):
         self.hide()
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     if seconds < 60:
         return f"{max(1, round(seconds / 5) * 5)} s"
     if seconds < 3600:

@@ -1,127 +1,124 @@
 """What the grid and the detail pane ask of the library, as plain functions (no Qt), so the
-worker threads stay thin and the core's newer features are wired in exactly one place.
-
-Hooks for core features that may not have landed yet (feature-detected, never assumed):
-``photofind.core.SearchFilters`` + ``search(filters=...)`` and
-``PhotoLibrary.photo_details(photo_id)``.
-"""
+worker threads stay thin and the core is called in exactly one place."""
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 
-from photofind.library import paths
+from photofind.core import SearchResult
 from photofind.library.catalog import PhotoRow
+from photofind.search.filters import SearchFilters
 
-BROWSE_LIMIT = 2000  # photos shown (in the order they were added) when there is no query
-OVERFETCH = 5  # without core filters, a folder-limited search fetches k × this and filters
+BROWSE_LIMIT = 2000  # photos listed when there is no query
+Hit = SearchResult  # what the grid shows: the core's result as is (score None when listing)
 
 
 @dataclass(frozen=True)
 class Query:
     text: str = ""
     image: str | None = None  # "find similar": a photo path
-    folder: str | None = None  # limit to one library folder
+    filters: SearchFilters = SearchFilters()  # the sidebar's folder is filters.folder
     min_score: float | None = None
     k: int = 200
 
     @property
     def browsing(self) -> bool:
+        """No words and no example photo: photos are listed, not ranked."""
         return not self.image and not self.text.strip()
 
-
-@dataclass
-class Hit:
-    photo: PhotoRow
-    score: float | None  # None while browsing
+    @property
+    def folder(self) -> str | None:
+        return self.filters.folder
 
 
 def run_query(lib, query: Query) -> list[Hit]:
-    """Search (or browse) the library; an empty library gives no hits, not an error."""
-    if query.browsing:
+    """Search or list the library; an empty library gives no hits, not an error."""
+    if query.browsing and not replace(query.filters, folder=None).active():
         return browse(lib, query.folder)
+    if query.browsing:  # filters alone: the matching photos, newest first
+        return lib.search(filters=query.filters, k=BROWSE_LIMIT)
     if not lib.catalog.counts()["photos"]:
         return []
-    filters = _core_filters(lib, query.folder)
-    post_filter = bool(query.folder) and filters is None
-    extra = {"filters": filters} if filters is not None else {}
-    results = lib.search(text=query.text.strip() or None, image=query.image,
-                         k=query.k * (OVERFETCH if post_filter else 1),
-                         min_score=query.min_score, **extra)
-    if post_filter:
-        results = [r for r in results if paths.under(r.path, query.folder)][:query.k]
-    return [Hit(r.photo, r.score) for r in results]
+    return lib.search(text=query.text.strip() or None, image=query.image, k=query.k,
+                      min_score=query.min_score, filters=query.filters)
 
 
 def browse(lib, folder: str | None = None, limit: int = BROWSE_LIMIT) -> list[Hit]:
-    where, args = "error IS NULL", []
-    if folder:
-        where += " AND (path=? OR path LIKE ? ESCAPE '\\')"
-        args += [folder, paths.folder_like_pattern(folder)]
+    """Every photo (of a folder) in the order it was indexed, so a folder being indexed grows
+    at the end of the grid instead of reshuffling it; offline folders are hidden as in search."""
+    where, args = SearchFilters(folder=folder).where()
+    offline = [rid for rid, _, _, online in lib.catalog.roots() if not online]
+    if offline:
+        where += f" AND COALESCE(photos.root_id, -1) NOT IN ({','.join('?' * len(offline))})"
+        args += offline
     rows = lib.catalog.photos(f"{where} ORDER BY id LIMIT ?", [*args, limit])
     return [Hit(row, None) for row in rows]
 
 
-def _core_filters(lib, folder: str | None):
-    """The core's ``SearchFilters(folder=...)`` when both it and ``search(filters=)`` exist."""
-    if not folder:
-        return None
-    from photofind import core
+def library_summary(lib) -> dict:
+    """``lib.status()`` plus the tag names the filter bar offers, in one background call."""
+    return {**lib.status(), "tags": lib.catalog.tag_names()}
 
-    filters_type = getattr(core, "SearchFilters", None)
-    if filters_type is None or "filters" not in inspect.signature(lib.search).parameters:
-        return None
-    return filters_type(folder=folder)
+
+def describe_filters(filters: SearchFilters) -> str:
+    """The active filters (the folder aside) in words, for the results header."""
+    parts = []
+    if filters.date_from or filters.date_to:
+        parts.append(f"{filters.date_from or '…'} – {filters.date_to or '…'}")
+    if filters.camera:
+        parts.append(f"camera “{filters.camera}”")
+    if filters.tag:
+        parts.append(f"tagged “{filters.tag}”")
+    if filters.has_caption is not None:
+        parts.append("with a caption" if filters.has_caption else "without a caption")
+    return ", ".join(parts)
 
 
 @dataclass
 class PhotoInfo:
-    """What the detail pane shows: facts as (label, value) and texts as (kind, text, source)."""
+    """What the detail pane shows: facts as (label, value), texts as (kind, text, origin)."""
 
     facts: list[tuple[str, str]]
     texts: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def describe(lib, row: PhotoRow) -> PhotoInfo:
-    details = lib.photo_details(row.id) if hasattr(lib, "photo_details") else None
-    taken = _get(details, "taken_at") or row.taken_at
-    camera = " ".join(p for p in (row.camera_make, row.camera_model) if p) or \
-        _get(details, "camera")
-    size = f"{row.width} × {row.height} px, " if row.width and row.height else ""
-    facts = [("Path", row.path), ("Date", _date(taken) if taken else "unknown"),
-             ("Camera", camera or "unknown"), ("Size", f"{size}{_megabytes(row.size)}")]
-    return PhotoInfo(facts, _texts(details))
+    """Facts and texts of one photo, each date and text with where it was read."""
+    details = lib.photo_details(row.id)
+    if details is None:  # removed since the grid was filled
+        return PhotoInfo([("Path", row.path), ("Status", "no longer in the library")])
+    facts = [("Path", details["path"]), ("Date", _date(details))]
+    camera = " ".join(p for p in (details["camera_make"], details["camera_model"]) if p)
+    facts.append(("Camera", camera or "unknown"))
+    if details["gps_lat"] is not None and details["gps_lon"] is not None:
+        facts.append(("GPS", f"{details['gps_lat']:.5f}, {details['gps_lon']:.5f}"))
+    size = f"{details['width']} × {details['height']} px, " if details["width"] else ""
+    facts.append(("Size", f"{size}{_megabytes(details['size'])}"))
+    if details["index_status"] != "indexed":
+        facts.append(("Status", details["index_status"]))
+    texts = [(t["kind"], t["text"], _origin(t, details["path"])) for t in details["texts"]]
+    return PhotoInfo(facts, texts)
 
 
-def _texts(details) -> list[tuple[str, str, str]]:
-    """Captions/tags from ``photo_details``, whatever shape the core gives them: a ``texts``
-    list, or ``captions`` + ``tags`` lists; items as objects, dicts, tuples or strings."""
-    texts = _get(details, "texts")
-    pairs = [("text", item) for item in texts] if texts is not None else \
-        [("caption", item) for item in _get(details, "captions") or []] + \
-        [("tag", item) for item in _get(details, "tags") or []]
-    out = [_text_item(item, kind) for kind, item in pairs]
-    return [t for t in out if t[1]]
+def _date(details: dict) -> str:
+    if not details["taken_at"]:
+        return "unknown"
+    source = details["taken_at_source"]
+    source = "file date" if source == "file-mtime" else source
+    when = details["taken_at"].replace("T", " ")[:19]
+    return f"{when} ({source})" if source else when
 
 
-def _text_item(item, kind: str) -> tuple[str, str, str]:
-    if isinstance(item, str):
-        return kind, item, ""
-    if isinstance(item, (tuple, list)):
-        return str(item[0]), str(item[1]), str(item[2]) if len(item) > 2 else ""
-    return (str(_get(item, "kind") or kind), str(_get(item, "text") or ""),
-            str(_get(item, "source") or ""))
-
-
-def _get(obj, name: str):
-    if obj is None:
-        return None
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-
-
-def _date(value: str) -> str:
-    return str(value).replace("T", " ")[:19]
+def _origin(text: dict, photo_path: str) -> str:
+    """"caption — xmp:dc:description (photo.xmp)": the field, and the file when it is not
+    the photo itself (a sidecar, an imported table)."""
+    origin = f"{text['kind']} — {text['source']}"
+    if text["file"] and text["file"] != photo_path:
+        origin += f" ({os.path.basename(text['file'])})"
+    if text["hierarchy"] and "|" in text["hierarchy"]:
+        origin += " · " + text["hierarchy"].replace("|", " › ")
+    return origin
 
 
 def _megabytes(size: int) -> str:

@@ -1,5 +1,6 @@
-"""The results grid: a list model of hits, a delegate that paints thumbnail + score, and an
-icon-mode view that shows a friendly sentence when it is empty."""
+"""The results grid: a list model of hits, a delegate that paints thumbnail + score (and
+badges when a caption/tag matched or the re-ranker moved it), and an icon-mode view that shows
+a friendly sentence when it is empty."""
 
 from __future__ import annotations
 
@@ -81,8 +82,9 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbs.pixmap(hit.photo)
         if role == Qt.ItemDataRole.ToolTipRole:
-            score = "" if hit.score is None else f"\nscore {hit.score:.3f}"
-            return f"{hit.photo.path}{score}"
+            lines = [hit.photo.path] + ([] if hit.score is None else [f"score {hit.score:.3f}"])
+            lines += [tip for _, tip in badges(hit)]
+            return "\n".join(lines)
         if role == HIT_ROLE:
             return hit
         return None
@@ -118,6 +120,7 @@ class ResultDelegate(QStyledItemDelegate):
             painter.fillRect(frame.adjusted(8, 8, -8, -8), option.palette.color(
                 QPalette.ColorRole.AlternateBase))
         hit: Hit = index.data(HIT_ROLE)
+        _paint_badges(painter, option, frame, hit)
         text_rect = QRect(cell.left() + 2, frame.bottom() + 4, cell.width() - 4, TEXT_H - 4)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
@@ -133,6 +136,34 @@ class ResultDelegate(QStyledItemDelegate):
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          name)
         painter.restore()
+
+
+def badges(hit: Hit) -> list[tuple[str, str]]:
+    """(badge, tooltip line) for what lifted this result besides the picture itself."""
+    found = []
+    if hit.text_match:
+        found.append(("words", "matched your words in its captions or tags"))
+    if hit.rerank_score is not None:
+        found.append(("re-ranked", f"re-ranked (cross-encoder {hit.rerank_score:.2f})"))
+    return found
+
+
+def _paint_badges(painter: QPainter, option, frame: QRect, hit: Hit) -> None:
+    """Small pills in the thumbnail's top-left corner."""
+    font = option.font
+    font.setPointSizeF(font.pointSizeF() * 0.8)
+    painter.setFont(font)
+    metrics, x = painter.fontMetrics(), frame.left() + 4
+    for text, _ in badges(hit):
+        pill = QRect(x, frame.top() + 4, metrics.horizontalAdvance(text) + 10,
+                     metrics.height() + 2)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(30, 30, 30, 170))
+        painter.drawRoundedRect(pill, 6, 6)
+        painter.setPen(QColor("white"))
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
+        x = pill.right() + 4
+    painter.setFont(option.font)
 
 
 class ResultsView(QListView):

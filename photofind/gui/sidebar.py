@@ -1,8 +1,10 @@
-"""The folder sidebar: "All photos" and each library folder with its photo count, indexing
-state and a remove button. Selecting a folder limits the search to it."""
+"""The folder sidebar: "All photos" and each library folder with its photo count, whether it
+is watched for changes ("watching", "polling", "offline"), its indexing state and a remove
+button. Selecting a folder limits the search to it."""
 
 from __future__ import annotations
 
+import html
 import os
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -18,6 +20,13 @@ from PySide6.QtWidgets import (
 )
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+LIVE = {  # watcher state -> (dot colour, tooltip)
+    "watching": ("#2e9d4f", "Watching: new and edited photos are added as they appear"),
+    "polling": ("#c88a00", "Polling every few seconds: changes on this drive or share raise "
+                           "no events, so photofind looks for them"),
+    "offline": ("#888888", "Offline: the folder is missing (unplugged drive, unmounted "
+                           "share); its photos are kept and come back with it"),
+}
 
 
 class _FolderRow(QWidget):
@@ -29,7 +38,8 @@ class _FolderRow(QWidget):
         layout.setContentsMargins(8, 4, 4, 4)
         texts = QVBoxLayout()
         texts.setSpacing(0)
-        self.title, self.detail = QLabel(title), QLabel(detail)
+        self.title = QLabel(title)
+        self.detail = QLabel(detail, textFormat=Qt.TextFormat.RichText)
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
@@ -58,22 +68,29 @@ class FolderSidebar(QListWidget):
         self.setMinimumWidth(180)
         self._selected: str | None = None
 
-    def set_folders(self, total: int, roots: list[dict], states: dict[str, str]) -> None:
+    def set_folders(self, total: int, roots: list[dict], states: dict[str, str],
+                    live: dict[str, str] | None = None) -> None:
         """``roots``: the core's status roots; ``states``: path -> "indexing…"/"waiting…"
-        for folders in the indexing queue (shown even before the catalog knows them)."""
+        for folders in the indexing queue (shown even before the catalog knows them);
+        ``live``: path -> the watcher's "watching", "polling" or "offline"."""
         known = {r["path"]: r for r in roots}
         for path in states:
             known.setdefault(path, {"path": path, "photos": 0, "online": True})
-        rows = [(None, "All photos", _count(total))]
+        rows = [(None, "All photos", _count(total), "")]
         for path in sorted(known):
             root = known[path]
-            detail = _count(root["photos"]) + ("" if root.get("online", True) else " · offline")
+            mode = (live or {}).get(path) or ("" if root.get("online", True) else "offline")
+            detail = _count(root["photos"])
+            if mode:
+                color, _ = LIVE[mode]
+                detail = f"<span style='color:{color}'>●</span> {detail} · {mode}"
             if path in states:
-                detail += f" · {states[path]}"
-            rows.append((path, os.path.basename(path.rstrip(os.sep)) or path, detail))
+                detail += f" · {html.escape(states[path])}"
+            name = os.path.basename(path.rstrip(os.sep)) or path
+            rows.append((path, name, detail, mode))
         if [r[0] for r in rows] == [self.item(i).data(PATH_ROLE) for i in range(self.count())]:
-            for i, (_, _, detail) in enumerate(rows):  # same folders: update counts in place
-                self.itemWidget(self.item(i)).detail.setText(detail)
+            for i, row in enumerate(rows):  # same folders: update counts and states in place
+                self._update(self.item(i), *row)
             return
         self.blockSignals(True)
         self.clear()
@@ -85,14 +102,29 @@ class FolderSidebar(QListWidget):
         if self._selected not in paths:
             self._current_changed(self.currentItem())
 
-    def _add(self, path: str | None, title: str, detail: str) -> None:
+    def _add(self, path: str | None, title: str, detail: str, mode: str) -> None:
         item = QListWidgetItem(self)
         item.setData(PATH_ROLE, path)
-        item.setToolTip(path or "Every photo in the library")
         remove = None if path is None else (lambda: self.remove_requested.emit(path))
         row = _FolderRow(title, detail, remove)
         item.setSizeHint(QSize(0, row.sizeHint().height()))
         self.setItemWidget(item, row)
+        self._update(item, path, title, detail, mode)
+
+    def _update(self, item: QListWidgetItem, path: str | None, _title: str, detail: str,
+                mode: str) -> None:
+        self.itemWidget(item).detail.setText(detail)
+        tip = path or "Every photo in the library"
+        item.setToolTip(f"{tip}\n{LIVE[mode][1]}" if mode else tip)
+
+    def select(self, path: str | None) -> None:
+        """Show ``path`` as the chosen folder without announcing it (the filter bar chose)."""
+        paths = [self.item(i).data(PATH_ROLE) for i in range(self.count())]
+        if path in paths:
+            self.blockSignals(True)
+            self.setCurrentRow(paths.index(path))
+            self.blockSignals(False)
+            self._selected = path
 
     def _current_changed(self, item) -> None:
         path = item.data(PATH_ROLE) if item is not None else None

@@ -1,10 +1,11 @@
-"""The main window: folders on the left, search and results in the middle, details on the
-right, indexing progress at the bottom. It holds no library logic: it sends requests to a
-``Backend`` and shows what comes back."""
+"""The main window: folders (and whether they are watched) on the left, search, filters and
+results in the middle, details on the right, indexing progress at the bottom. It holds no
+library logic: it sends requests to a ``Backend`` and shows what comes back."""
 
 from __future__ import annotations
 
-from html import escape
+import html
+import os
 from types import SimpleNamespace
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
@@ -25,14 +26,15 @@ from PySide6.QtWidgets import (
 
 from photofind.embed.model import ModelUnavailable
 from photofind.gui.actions import PhotoActions
-from photofind.gui.adapt_dialog import UNAVAILABLE_TIP, AdaptDialog, AdaptHooks
+from photofind.gui.adapt_dialog import AdaptDialog
 from photofind.gui.backend import Backend
 from photofind.gui.detail import DetailPane
-from photofind.gui.indexing import IndexQueue
+from photofind.gui.filter_bar import FilterBar
+from photofind.gui.live import changed_anything
 from photofind.gui.progress import IndexProgress
-from photofind.gui.queries import Hit, Query
-from photofind.gui.results import HIT_ROLE, ResultsModel, ResultsView, results_title
-from photofind.gui.settings import Settings, model_label, open_library
+from photofind.gui.queries import BROWSE_LIMIT, Hit, Query, describe_filters
+from photofind.gui.results import HIT_ROLE, ResultsModel, ResultsView
+from photofind.gui.settings import Settings, open_library
 from photofind.gui.settings_dialog import SettingsDialog, ask_for_weights
 from photofind.gui.sidebar import FolderSidebar
 
@@ -40,6 +42,8 @@ DEBOUNCE_MS = 300
 EMPTY_LIBRARY = "Drop a folder here to start\n\n(or use Add folder… in the toolbar)"
 INDEXING_EMPTY = "Indexing your photos…\nthey appear here as soon as they are ready"
 NO_MATCH = "No photos match — try fewer words"
+NO_FILTER_MATCH = "No photos match these filters"
+LIVE_POLL_MS = 1000  # how often the sidebar asks the watcher for each folder's state
 MODEL_KEYS = ("model", "pretrained", "model_config")
 
 
@@ -51,13 +55,20 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.backend: Backend | None = None
         self.options = SimpleNamespace()
-        self.photo_count, self.roots, self.pending = 0, [], 0
+        self.photo_count, self.roots, self.states = 0, [], {}
+        self.jobs = self.pending = 0
         self.similar_to: str | None = None
         self.asked = Query()
         self.folder: str | None = None
+        self.live_states: dict[str, str] = {}
+        self.adapt_options: dict = {}  # passed to photofind.adapt.library.adapt (variants…)
+        self.adapt_dialog: AdaptDialog | None = None
+        self.last_report = None
         self._asking_for_model = False
         self.debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.debounce.timeout.connect(self.run_search)
+        self.live_timer = QTimer(self, interval=LIVE_POLL_MS)
+        self.live_timer.timeout.connect(self._poll_live)
         self.photo_actions = PhotoActions(lambda: self.detail.hit, self.find_similar, self)
         self._build()
         self.open_backend(settings.library_options(overrides))
@@ -80,11 +91,7 @@ class MainWindow(QMainWindow):
         self.adapt_action = self._action("Adapt to my library…", self.open_adapt)
         self.rescan_action = self._action("Look for changes", self.rescan_all, "F5")
         self._action("Find", self.search.setFocus, QKeySequence.StandardKey.Find)
-        self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.adapt_hooks = AdaptHooks.detect()
-        self.adapt_action.setEnabled(self.adapt_hooks is not None)
-        self.adapt_action.setToolTip("Teach the model your own captions and tags"
-                                     if self.adapt_hooks else UNAVAILABLE_TIP)
+        self.adapt_action.setToolTip("Teach the model your own captions and tags")
         self.addActions(self.photo_actions.all)
 
         toolbar = QToolBar("Main", movable=False, objectName="main-toolbar")
@@ -98,6 +105,11 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.adapt_action)
         toolbar.addAction(self.settings_action)
         self.addToolBar(toolbar)
+        self.addToolBarBreak()
+        self.filter_bar = FilterBar()
+        self.filter_bar.changed.connect(self.debounce.start)
+        self.filter_bar.folder_chosen.connect(self._folder_selected)
+        self.addToolBar(self.filter_bar)
 
         self.sidebar = FolderSidebar()
         self.sidebar.folder_selected.connect(self._folder_selected)
@@ -126,10 +138,7 @@ class MainWindow(QMainWindow):
 
         self.summary = QLabel()
         self.progress = IndexProgress()
-        self.indexing = IndexQueue(self.progress, self)
-        self.indexing.changed.connect(self.refresh_status)
-        self.indexing.finished.connect(self._indexed)
-        self.indexing.failed.connect(self._problem)
+        self.progress.cancel_requested.connect(lambda: self.backend.cancel_indexing())
         self.statusBar().addWidget(self.summary, 1)
         self.statusBar().addPermanentWidget(self.progress)
 
@@ -151,13 +160,19 @@ class MainWindow(QMainWindow):
             return False
         if self.backend is not None:
             self.backend.shutdown()
-        self.options = options
+        self.options, self.states, self.jobs = options, {}, 0
+        self.progress.finish()
         backend = self.backend = Backend(lib, self)
-        self.indexing.attach(backend)
+        backend.index_started.connect(self._index_started)
+        backend.index_progress.connect(lambda done, total, _: self.progress.update_count(done, total))
         backend.library_changed.connect(self._library_changed)
+        backend.index_finished.connect(self._index_finished)
+        backend.index_failed.connect(self._index_failed)
         backend.answered.connect(self._answered)
         backend.search_failed.connect(self._search_failed)
         backend.model_ready.connect(lambda name: self.say(f"Model ready: {name}"))
+        backend.live.started.connect(self._live_started)
+        backend.live.changed.connect(self._live_changed)
         if getattr(self, "model", None) is None:
             self.model = ResultsModel(backend.thumbs, self)
             self.grid.setModel(self.model)
@@ -171,8 +186,11 @@ class MainWindow(QMainWindow):
     def _first_status(self, status: dict) -> None:
         self._status(status)
         self.run_search()
-        if status["photos"] and self.backend is not None:
+        if self.backend is None:
+            return
+        if status["photos"]:
             self.backend.warm_up()  # load the model now, so the first search is quick
+        self.backend.live.start()  # the window is up: start watching (in the background)
 
     def refresh_status(self) -> None:
         if self.backend is not None:
@@ -180,15 +198,29 @@ class MainWindow(QMainWindow):
 
     def _status(self, status: dict) -> None:
         self.photo_count, self.roots = status["photos"], status["roots"]
-        self.sidebar.set_folders(self.photo_count, self.roots, self.indexing.states)
+        self._show_folders()
+        self.filter_bar.set_roots([root["path"] for root in self.roots])
+        self.filter_bar.set_tags(status["tags"])
         unreadable = f" · {status['errors']:,} unreadable" if status["errors"] else ""
-        model = model_label(self.backend.lib.model_spec) if self.backend else status["model"]
+        model = _model_label(self.backend.lib.model_spec) if self.backend else status["model"]
         self.summary.setText(f"{self.photo_count:,} photos{unreadable} · model: {model}")
         self._update_empty_text()
 
     # -- indexing -----------------------------------------------------------------------------
     def add_paths(self, paths: list[str]) -> None:
-        self.indexing.add(paths)
+        """Index folders (and single photos) now, in the background, in the order given."""
+        paths = [os.path.abspath(p) for p in paths if os.path.exists(p)]
+        if not paths:
+            return
+        for path in paths:
+            if os.path.isdir(path):
+                self.states[path] = "waiting…"
+        self.jobs += 1
+        if self.jobs == 1:
+            self.progress.preparing("Waiting…")
+        self.backend.index(paths)
+        self._show_folders()
+        self._update_empty_text()
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
@@ -202,17 +234,68 @@ class MainWindow(QMainWindow):
         answer = QMessageBox.question(
             self, "Remove folder", f"Remove {path} from photofind?\n\nYour photos stay where "
             "they are; only photofind's index of them is removed.")
-        if answer == QMessageBox.StandardButton.Yes:
-            self.indexing.forget(path)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        if path in self.states:
+            self.backend.cancel_indexing()
+        self.states[path] = "removing…"
+        self.backend.forget(path)
 
-    def _indexed(self, report) -> None:
-        self.say(f"Indexed: {report.summary()}.")
+    def _index_started(self, targets: list) -> None:
+        for path in targets:
+            if path in self.states:
+                self.states[path] = "indexing…"
+        self.progress.preparing("Preparing: loading the model and looking for photos…")
+        self.refresh_status()
+
+    def _index_finished(self, report, targets: list) -> None:
+        self._job_done(targets)
+        if report is not None:
+            self.last_report = report
+            self.say(f"Indexed: {report.summary()}.")
+        self.run_search()
+
+    def _index_failed(self, exc, targets: list) -> None:
+        self._job_done(targets)
+        self._problem(exc)
+
+    def _job_done(self, targets: list) -> None:
+        self.jobs = max(0, self.jobs - 1)
+        for path in targets:
+            self.states.pop(path, None)
+        if self.jobs == 0:
+            self.progress.finish()
+            self.states.clear()  # e.g. "removing…" entries
+        self.refresh_status()
 
     def _library_changed(self) -> None:
-        """While indexing, only browsing follows along (a ranked list should not reshuffle
-        under the person's eyes); once it is done, any search is brought up to date."""
         self.refresh_status()
-        if self._query().browsing or not self.indexing.jobs:
+        if self._query().browsing:
+            self.run_search()
+
+    def _show_folders(self) -> None:
+        self.sidebar.set_folders(self.photo_count, self.roots, self.states, self.live_states)
+
+    # -- the live library ---------------------------------------------------------------------
+    def _live_started(self) -> None:
+        """Watching; now catch up with what changed while the app was closed."""
+        self.live_timer.start()
+        self._poll_live()
+        roots = [root["path"] for root in self.roots if root["online"]]
+        if roots:
+            self.add_paths(roots)
+
+    def _poll_live(self) -> None:
+        states = self.backend.live.states() if self.backend is not None else {}
+        if states != self.live_states:
+            self.live_states = states
+            self._show_folders()
+
+    def _live_changed(self, report) -> None:
+        """Files changed on disk and the watcher indexed them: show it without being asked."""
+        if changed_anything(report):
+            self.say(f"Updated from disk: {report.summary()}.")
+            self.refresh_status()
             self.run_search()
 
     # -- searching ----------------------------------------------------------------------------
@@ -220,7 +303,8 @@ class MainWindow(QMainWindow):
         """What the controls ask for now; typed words win over "find similar"."""
         value, text = self.min_score.value(), self.search.text()
         return Query(text=text, image=None if text.strip() else self.similar_to,
-                     folder=self.folder, min_score=value / 100 if value else None)
+                     filters=self.filter_bar.filters(self.folder),
+                     min_score=value / 100 if value else None)
 
     def run_search(self) -> None:
         self.debounce.stop()
@@ -239,7 +323,10 @@ class MainWindow(QMainWindow):
             self.debounce.start()
 
     def _folder_selected(self, folder: str | None) -> None:
+        """From the sidebar or the filter bar; both show the choice."""
         self.folder = folder
+        self.sidebar.select(folder)
+        self.filter_bar.set_folder(folder)
         self.run_search()
 
     def find_similar(self, hit: Hit) -> None:
@@ -255,7 +342,7 @@ class MainWindow(QMainWindow):
         if serial != self.pending:
             return  # an older search finished after a newer one was asked for
         replaced = self.model.set_hits(hits)
-        self.header.setText(results_title(self.asked, len(hits)))
+        self._update_header(hits)
         self._update_empty_text()
         if not replaced:
             return
@@ -269,13 +356,31 @@ class MainWindow(QMainWindow):
             self._problem(exc)
         elif serial == self.pending:
             self.model.set_hits([])
-            self.header.setText(escape(str(exc)))
+            self.header.setText(html.escape(str(exc)))
+
+    def _update_header(self, hits: list) -> None:
+        query, count = self.asked, len(hits)
+        where = f" in {html.escape(os.path.basename(query.folder))}" if query.folder else ""
+        filtered = html.escape(describe_filters(query.filters))
+        where += f" · {filtered}" if filtered else ""
+        if query.image:
+            name = html.escape(os.path.basename(query.image))
+            text = f"Photos like <b>{name}</b>{where} · <a href='clear'>clear</a>"
+        elif query.browsing:
+            more = f" · showing the first {BROWSE_LIMIT:,}" if count >= BROWSE_LIMIT else ""
+            order = ", newest first" if filtered else ""
+            text = f"{'All photos' if not where else 'Photos' + where} · {count:,}{order}{more}"
+        else:
+            words = html.escape(query.text.strip())
+            text = f"{count:,} matches for <b>“{words}”</b>{where}, best first"
+        self.header.setText(text)
 
     def _update_empty_text(self) -> None:
         if not self.photo_count:
-            self.grid.set_empty_text(INDEXING_EMPTY if self.indexing.jobs else EMPTY_LIBRARY)
+            self.grid.set_empty_text(INDEXING_EMPTY if self.jobs else EMPTY_LIBRARY)
         elif self._query().browsing:
-            self.grid.set_empty_text("No photos in this folder yet")
+            self.grid.set_empty_text(NO_FILTER_MATCH if self.filter_bar.filters().active()
+                                     else "No photos in this folder yet")
         else:
             self.grid.set_empty_text(NO_MATCH)
 
@@ -336,10 +441,12 @@ class MainWindow(QMainWindow):
                                                                status["roots"]]))
 
     def open_adapt(self) -> None:
-        if self.adapt_hooks is None:
+        if self.adapt_dialog is not None and self.adapt_dialog.state == "running":
+            self.adapt_dialog.raise_()
             return
-        dialog = AdaptDialog(self.adapt_hooks, self.backend, self)
+        dialog = AdaptDialog(self.backend, self.adapt_options, self)
         dialog.model_changed.connect(self.run_search)
+        dialog.model_changed.connect(self.refresh_status)
         dialog.show()
         self.adapt_dialog = dialog
 
@@ -388,10 +495,21 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.save_state()
+        self.live_timer.stop()
+        if self.adapt_dialog is not None:
+            self.adapt_dialog.close()  # cancels a run and waits for it
         if self.backend is not None:
             self.backend.shutdown(wait=True)
             self.backend = None
         super().closeEvent(event)
+
+
+def _model_label(spec) -> str:
+    """A short model name for the status bar (file names, not whole paths)."""
+    weights = os.path.basename(spec.pretrained or "")
+    if spec.config:
+        return f"{os.path.basename(spec.config)} + {weights}"
+    return f"{spec.name} ({weights})"
 
 
 def _local_paths(mime) -> list[str]:

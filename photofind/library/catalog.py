@@ -310,6 +310,12 @@ class Catalog:
             f"ON p.id=t.photo_id WHERE p.error IS NULL AND t.kind IN ({marks}) ORDER BY t.id",
             kinds)
 
+    def tag_names(self) -> list[str]:
+        """Every tag and person name once (case-insensitively), sorted: the GUI's tag list."""
+        rows = self._query("SELECT MIN(text) FROM texts WHERE kind IN ('tag','person') "
+                           "GROUP BY text COLLATE NOCASE ORDER BY text COLLATE NOCASE")
+        return [text for text, in rows]
+
     def text_matches(self, fts_query: str, limit: int) -> list[tuple[int, float]]:
         """(photo_id, bm25) best first; a photo's best-matching text counts."""
         return self._query(
