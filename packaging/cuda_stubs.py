@@ -28,6 +28,7 @@ SPECIAL = {  # functions whose out-parameter callers read even on failure
     "cudaGetDeviceCount": "int cudaGetDeviceCount(int *n) { if (n) *n = 0; return 100; }",
 }
 SKIP = {"_init", "_fini", "_edata", "_end", "__bss_start"}
+CXX = ("_Z", "__cxa", "__gxx", "_ITM", "__gmon")  # C++ / toolchain runtime, never stubbed
 SYMBOL = re.compile(r"^\s*\d+:\s+[0-9a-f]+\s+(\d+)\s+(FUNC|OBJECT|NOTYPE|IFUNC)\s+(GLOBAL|WEAK)"
                     r"\s+\S+\s+(\S+)\s+(\S+)")
 
@@ -107,7 +108,7 @@ def build_stub(soname: str, real: Path, out_dir: Path, wanted: set[str],
     """Only the C API that torch imports is defined: some NVIDIA libraries also export C++
     runtime code (libcufile: std::string members) that would interpose the real one."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    symbols = [s for s in exported(real) if s[0] in wanted and not s[0].startswith("_")]
+    symbols = [s for s in exported(real) if s[0] in wanted and not s[0].startswith(CXX)]
     source, script = stub_source(soname, symbols)
     c_file, map_file = out_dir / f"{soname}.c", out_dir / f"{soname}.map"
     c_file.write_text(source)

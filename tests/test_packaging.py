@@ -42,6 +42,7 @@ def test_spec_compiles_and_names_entry_excludes_and_resources():
     assert {"libcudnn*", "libcublas*", "libnccl*"} <= set(cuda)
     assert "'photofind/resources'" in ast.unparse(names["RESOURCES"])
     assert "collect_data_files('open_clip')" in ast.unparse(names["DATAS"])
+    assert "collect_dynamic_libs('torchvision'" in ast.unparse(names["BINARIES"])
     assert "excludes=UNUSED_QT + UNUSED_PYTHON" in text
 
 
