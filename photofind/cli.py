@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--model-config", help="open_clip model-config JSON of a custom model")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     model.add_argument("--workers", type=int, help="decoder processes (default: cores - 1)")
+    parser.add_argument("--self-test", nargs="?", const="", metavar="FOLDER",
+                        help="check this install offscreen with a tiny model (and FOLDER's "
+                             "photos), print a JSON line, exit non-zero on failure")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     index = commands.add_parser("index", help="add folders and bring the index up to date")
@@ -420,8 +423,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def launch_gui(args) -> int:
     try:
-        from photofind.gui.app import run_app
-    except ImportError:
+        if args.self_test is not None:
+            from photofind.gui.selftest import run_self_test as run_app
+        else:
+            from photofind.gui.app import run_app
+    except ImportError as exc:
+        if args.self_test is not None:
+            print(f"photofind self-test FAILED: the desktop app cannot start: {exc}",
+                  file=sys.stderr)
+            return EXIT_FAILED
         build_parser().print_help()
         return 0
     return run_app(args)
