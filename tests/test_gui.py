@@ -77,7 +77,7 @@ def drop(window: MainWindow, *paths: Path) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     target = window.grid.viewport()
     at = QPointF(target.rect().center())
-    enter = QDragEnterEvent(at, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    enter = QDragEnterEvent(at.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(target, enter)
     assert enter.isAccepted()
