@@ -138,10 +138,15 @@ class AdaptDialog(QDialog):
         for widget in (self.result, self.metrics, self.rerank, self.concepts):
             widget.hide()
         self._fit()
-        run_task(backend.pool, self, lambda: adaptation_state(backend.lib), self._counted,
-                 lambda exc: self._say_intro(f"Could not look at your library: {exc}"))
+        self._look()
 
     # -- before ----------------------------------------------------------------------------
+    def _look(self) -> None:
+        """Count usable photos and see which model is in use (in the background)."""
+        run_task(self.backend.pool, self, lambda: adaptation_state(self.backend.lib),
+                 self._counted,
+                 lambda exc: self._say_intro(f"Could not look at your library: {exc}"))
+
     def _counted(self, state: dict) -> None:
         counts = state["counts"]
         enough = counts["usable"] >= counts["needed"]
@@ -154,7 +159,8 @@ class AdaptDialog(QDialog):
         self.current.setText(current_text(state))
         self.start.setEnabled(enough)
         self.zero_shot.setEnabled(bool(state["variant"] or state["reranker"]))
-        self.state = "ready"
+        if self.state == "counting":
+            self.state = "ready"
         self._fit()
 
     def _say_intro(self, text: str) -> None:
@@ -206,15 +212,16 @@ class AdaptDialog(QDialog):
             self.metrics.show()
             self.rerank.setText(rerank_text(result.rerank))
             self.rerank.show()
-            if outcome.concepts:
-                _fill(self.concepts, concept_rows(outcome.concepts))
-            else:
-                _fill(self.concepts, [["Personal concepts: none learned (a tag needs a few "
-                                       "photos the model does not already recognise)."]])
-            self.concepts.show()
+        if outcome.concepts:
+            _fill(self.concepts, concept_rows(outcome.concepts))
+        elif outcome.result.kept:
+            _fill(self.concepts, [["Personal concepts: none learned (a tag needs a few photos "
+                                   "that the model does not already recognise)."]])
+        self.concepts.setVisible(bool(outcome.concepts) or outcome.result.kept)
         self._fit()
         if outcome.model_changed:
-            self.zero_shot.setEnabled(True)
+            self.zero_shot.setEnabled(True)  # at once: _look() answers later
+            self._look()
             self.model_changed.emit()
 
     def _failed(self, exc: Exception) -> None:
@@ -250,7 +257,7 @@ class AdaptDialog(QDialog):
     def _reset_done(self, _result) -> None:
         for widget in (self.metrics, self.rerank, self.concepts):
             widget.hide()
-        self.current.setText(current_text({"variant": None, "reranker": False}))
+        self._look()
         self._show_result("Back to the plain model: your photos are searched as before "
                           "adapting.")
         self.model_changed.emit()
@@ -314,9 +321,9 @@ def outcome_text(outcome: Outcome) -> str:
                 if outcome.model_changed else
                 "Cancelled: the model is unchanged.")
     if result.kept:
-        return (f"Kept: searches now use the adapted model ({result.variant}); "
-                f"{result.trainable_params:,} numbers learned ({100 * result.share:.2f} % "
-                f"of the model's size) in {duration(result.seconds)}.")
+        return (f"Kept: {result.trainable_params:,} numbers learned "
+                f"({100 * result.share:.2f} % of the model's size) in "
+                f"{duration(result.seconds)}; they now shape every search.")
     return ("Not kept: it did not find your set-aside photos better than the plain model, "
             "so the model is unchanged.")
 
@@ -338,10 +345,11 @@ def rerank_text(rerank: dict | None) -> str:
         return "Re-ranker: not trained this time."
     if "before" not in rerank:
         return "Re-ranker: not available for this model's image tower."
-    change = f"set-aside R@1 {rerank['before']['R@1']:.1f} → {rerank['after']['R@1']:.1f}"
+    change = f"R@1 on set-aside photos {rerank['before']['R@1']:.1f} → " \
+             f"{rerank['after']['R@1']:.1f}"
     if rerank["kept"]:
-        return f"Re-ranker: on (weight {rerank['weight']}); {change}."
-    return f"Re-ranker: off, it did not help on set-aside photos ({change})."
+        return f"Re-ranker: on (weight {rerank['weight']}), {change}."
+    return f"Re-ranker: off, it did not help ({change})."
 
 
 def concept_rows(found: list[dict]) -> list[list[str]]:
@@ -378,7 +386,7 @@ def _fill(box: QWidget, rows: list[list[str]]) -> None:
     for r, row in enumerate(rows):
         for c, text in enumerate(row):
             cell = QLabel(text, wordWrap=len(row) == 1)
-            if r == 0:
+            if r == 0 and len(rows) > 1:  # a header
                 font = cell.font()
                 font.setBold(True)
                 cell.setFont(font)

@@ -70,7 +70,7 @@ class FilterBar(QToolBar):
         self.camera = QLineEdit(placeholderText="any camera", clearButtonEnabled=True,
                                 toolTip="Part of the camera's make or model, e.g. “canon”")
         self.camera.setMaximumWidth(140)
-        self.tag = QComboBox(editable=True, minimumContentsLength=12,
+        self.tag = QComboBox(editable=True, minimumContentsLength=16,
                              toolTip="A tag or a person's name, from your photos' metadata")
         self.tag.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.tag.lineEdit().setPlaceholderText("any tag or person")

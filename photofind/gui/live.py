@@ -7,6 +7,7 @@ watcher's passes take the same lock as the indexing thread, so the two never int
 
 from __future__ import annotations
 
+import os
 import threading
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
@@ -84,4 +85,15 @@ class LiveLibrary(QObject):
 def changed_anything(report) -> bool:
     """Did a watcher pass change what the app shows (photos, texts, an offline folder)?"""
     return bool(report.added or report.updated or report.moved or report.removed or
-                report.metadata_updated or report.problems)
+                report.errors or report.metadata_updated or report.problems)
+
+
+def brief(report) -> str:
+    """"3 new, 1 moved": only what happened (``IndexReport.summary`` lists every zero too)."""
+    counts = ((report.added, "new"), (report.updated, "changed"), (report.moved, "moved"),
+              (report.metadata_updated, "with new captions or tags"),
+              (report.removed, "removed"), (report.errors, "unreadable"))
+    parts = [f"{count:,} {what}" for count, what in counts if count]
+    parts += [f"{os.path.basename(path.rstrip(os.sep)) or path}: {reason}"
+              for path, reason in report.problems[:1]]
+    return ", ".join(parts) + (" (cancelled)" if report.cancelled else "")

@@ -89,8 +89,7 @@ def describe(lib, row: PhotoRow) -> PhotoInfo:
     if details is None:  # removed since the grid was filled
         return PhotoInfo([("Path", row.path), ("Status", "no longer in the library")])
     facts = [("Path", details["path"]), ("Date", _date(details))]
-    camera = " ".join(p for p in (details["camera_make"], details["camera_model"]) if p)
-    facts.append(("Camera", camera or "unknown"))
+    facts.append(("Camera", _camera(details["camera_make"], details["camera_model"])))
     if details["gps_lat"] is not None and details["gps_lon"] is not None:
         facts.append(("GPS", f"{details['gps_lat']:.5f}, {details['gps_lon']:.5f}"))
     size = f"{details['width']} × {details['height']} px, " if details["width"] else ""
@@ -99,6 +98,13 @@ def describe(lib, row: PhotoRow) -> PhotoInfo:
         facts.append(("Status", details["index_status"]))
     texts = [(t["kind"], t["text"], _origin(t, details["path"])) for t in details["texts"]]
     return PhotoInfo(facts, texts)
+
+
+def _camera(make: str | None, model: str | None) -> str:
+    """"Canon EOS 80D", not "Canon Canon EOS 80D": most models already name their make."""
+    if make and model and model.casefold().startswith(make.casefold()):
+        return model
+    return " ".join(p for p in (make, model) if p) or "unknown"
 
 
 def _date(details: dict) -> str:

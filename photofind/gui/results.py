@@ -191,10 +191,11 @@ class ResultsView(QListView):
         """Spread the columns over the whole width instead of leaving a ragged right edge
         (the scroll bar's width is always kept free, so columns never flip back and forth)."""
         super().resizeEvent(event)
-        cell = self.itemDelegate().sizeHint(None, None)
+        cell, spacing = self.itemDelegate().sizeHint(None, None), self.spacing()
         free = self.width() - 2 * self.frameWidth() - self.verticalScrollBar().sizeHint().width()
-        columns = max(1, free // (cell.width() + 2 * self.spacing()))
-        self.setGridSize(QSize(free // columns, cell.height() + 2 * self.spacing()))
+        free -= spacing  # icon mode puts ``spacing`` before the first column and after each
+        columns = max(1, free // (cell.width() + 3 * spacing))
+        self.setGridSize(QSize(free // columns - spacing, cell.height() + 2 * spacing))
 
     def set_empty_text(self, text: str) -> None:
         self.empty_text = text

@@ -30,7 +30,7 @@ from photofind.gui.adapt_dialog import AdaptDialog
 from photofind.gui.backend import Backend
 from photofind.gui.detail import DetailPane
 from photofind.gui.filter_bar import FilterBar
-from photofind.gui.live import changed_anything
+from photofind.gui.live import brief, changed_anything
 from photofind.gui.progress import IndexProgress
 from photofind.gui.queries import BROWSE_LIMIT, Hit, Query, describe_filters
 from photofind.gui.results import HIT_ROLE, ResultsModel, ResultsView
@@ -252,7 +252,9 @@ class MainWindow(QMainWindow):
         self._job_done(targets)
         if report is not None:
             self.last_report = report
-            self.say(f"Indexed: {report.summary()}.")
+            changed = changed_anything(report) or report.cancelled
+            self.say(f"Indexed: {brief(report)}." if changed else
+                     f"Up to date: {report.unchanged:,} photos checked, nothing changed.")
         self.run_search()
 
     def _index_failed(self, exc, targets: list) -> None:
@@ -294,7 +296,7 @@ class MainWindow(QMainWindow):
     def _live_changed(self, report) -> None:
         """Files changed on disk and the watcher indexed them: show it without being asked."""
         if changed_anything(report):
-            self.say(f"Updated from disk: {report.summary()}.")
+            self.say(f"Updated from disk: {brief(report)}.")
             self.refresh_status()
             self.run_search()
 
@@ -369,7 +371,8 @@ class MainWindow(QMainWindow):
         elif query.browsing:
             more = f" · showing the first {BROWSE_LIMIT:,}" if count >= BROWSE_LIMIT else ""
             order = ", newest first" if filtered else ""
-            text = f"{'All photos' if not where else 'Photos' + where} · {count:,}{order}{more}"
+            text = f"All photos · {count:,}{more}" if not where else \
+                f"{count:,} photo{'' if count == 1 else 's'}{where}{order}{more}"
         else:
             words = html.escape(query.text.strip())
             text = f"{count:,} matches for <b>“{words}”</b>{where}, best first"
