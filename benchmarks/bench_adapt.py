@@ -2,10 +2,11 @@
 
 Random weights of the real ViT-B-32 architecture (no hub here; compute cost is identical to
 the pretrained model). Measures, in one run: plain indexing speed of the shared Flickr8k
-photos (the baseline), adaptation time on those photos with their captions (text + visual
-prompts, early stopping off), time per epoch and trainable parameters, and re-embedding speed
-with the visual prompt as a ratio to plain indexing. Prints JSON and a table.
-Usage: python benchmarks/bench_adapt.py [--photos 1000] [--epochs 3]
+photos (the baseline); the app's whole "Adapt to my library" on those photos with their
+captions (both default variants, text + visual prompts and text + residual adapter, then the
+reranker), with early stopping off so every epoch runs (the worst case); time per phase and
+epoch, trainable parameters; and re-embedding speed with the visual prompt as a ratio to plain
+indexing. Prints JSON and a table. Usage: python benchmarks/bench_adapt.py [--photos 1000]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import csv
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import open_clip
@@ -22,7 +24,8 @@ import torch
 from safetensors.torch import save_file
 
 from photofind.adapt import library as adaptation
-from photofind.adapt.store import Adaptation, AdaptConfig
+from photofind.adapt.store import Adaptation
+from photofind.adapt.trainer import AdaptProgress
 from photofind.core import PhotoLibrary
 from photofind.embed.model import ModelSpec
 from photofind.library.metadata import TextItem
@@ -33,7 +36,7 @@ FLICKR = Path(__file__).resolve().parents[2] / "shared" / "data" / "flickr8k"
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photos", type=int, default=1000)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the app's")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-adapt-"))
     weights = work / "vit-b-32-random.safetensors"
@@ -59,11 +62,22 @@ def main() -> None:
             row = lib.catalog.photo_by_path(photos_dir / photo.name)
             lib.catalog.add_texts(db, row.id, [TextItem("caption", c, "bench", "")
                                                for c in captions[photo.name]])
-    config = AdaptConfig(text=True, visual=True, epochs=args.epochs, patience=args.epochs,
-                         concept_min_photos=0)
+    variants = [replace(v, epochs=args.epochs or v.epochs) for v in adaptation.DEFAULT_VARIANTS]
+    variants = [replace(v, patience=v.epochs) for v in variants]  # no early stop: worst case
+    phases: dict[str, float] = {}
+    clock = {"phase": "start", "at": time.monotonic()}
+
+    def on_progress(event) -> None:  # wall time per phase, summed over both variants
+        now = time.monotonic()
+        if clock["phase"] != "done":
+            phases[clock["phase"]] = phases.get(clock["phase"], 0.0) + now - clock["at"]
+        clock.update(phase=event.phase, at=now)
+
     started = time.monotonic()
-    result = adaptation.adapt(lib, (config,), rerank=False)
+    result = adaptation.adapt(lib, variants, progress=on_progress, rerank=True)
     adapt_s = time.monotonic() - started
+    on_progress(AdaptProgress("done"))
+    config = variants[0]
     base = lib.embedder.adapted(None)
     lib.embedder = base
     trained = Adaptation(base.model, base.loaded.tokenizer, config, base.prep.size, base.dim)
@@ -77,6 +91,8 @@ def main() -> None:
         "photos": len(photos), "epochs": result.epochs_run,
         "plain_index_img_s": round(len(photos) / index_s, 2),
         "adapt_s": round(adapt_s, 1), "seconds_per_epoch": result.seconds_per_epoch,
+        "best_variant": result.variant, "phase_s": {k: round(v, 1) for k, v in phases.items()},
+        "rerank": result.rerank,
         "trainable_params": result.trainable_params,
         "trainable_share_percent": round(100 * result.share, 4),
         "reembed_img_s": round(len(photos) / reembed_s, 2),

@@ -180,3 +180,19 @@ def test_too_few_captions_are_refused_with_numbers(tmp_path, tiny_model):
     with pytest.raises(NotEnoughData, match="Only 25 photos .* at least 40"):
         adaptation.adapt(lib)
     assert adaptation.usable(lib)["captioned"] == 25
+
+
+def test_validation_sees_the_whole_library_and_held_out_photos_are_negatives():
+    """Real searches look for uncaptioned photos that training pushed away as negatives, among
+    photos it pulled close: validation must score against both, or it flatters adaptation."""
+    from photofind.adapt.data import build_data
+    from photofind.adapt.trainer import negative_pool, validation_gallery
+
+    texts = [(pid, "caption", f"photo {pid}") for pid in range(1, 101)]
+    data = build_data(texts, list(range(1, 301)), seed=3)
+    train, val = set(data.train.photo_ids), set(data.val.photo_ids)
+    gallery = validation_gallery(data, 250, seed=3)
+    assert len(gallery) == len(set(gallery)) == 250
+    assert val <= set(gallery) and train & set(gallery) and set(data.unlabelled) & set(gallery)
+    pool = set(negative_pool(data, 1000, seed=3))
+    assert pool == val | set(data.unlabelled) and not pool & train

@@ -86,12 +86,8 @@ class PromptTrainer:
         self.config = self.adaptation.config
         self.rng = random.Random(config.seed)
         self.scale = float(model.logit_scale.exp().clamp(max=100).item())
-        gallery_rng = random.Random(config.seed + 1)
-        extra = data.unlabelled[:]
-        gallery_rng.shuffle(extra)
-        self.gallery = data.val.photo_ids + extra[: max(0, config.max_gallery -
-                                                        len(data.val.photo_ids))]
-        self.negative_pool = extra[: max(config.negatives * 4, 512)]
+        self.gallery = validation_gallery(data, config.max_gallery, config.seed)
+        self.negative_pool = negative_pool(data, max(config.negatives * 4, 512), config.seed)
         self._fronts: dict[int, torch.Tensor] = {}
         self._text_cache: dict[str, torch.Tensor] = {}
 
@@ -346,6 +342,25 @@ class PromptTrainer:
     def _check_cancel(self) -> None:
         if self.cancel is not None and self.cancel.cancelled:
             raise Cancelled
+
+
+def negative_pool(data: AdaptationData, size: int, seed: int) -> list[int]:
+    """Photos that count as (soft) negatives: the unlabelled ones and the validation photos.
+
+    In real use the photos people search for are the uncaptioned ones, which training has
+    pushed away as negatives; holding the validation photos to the same fate keeps validation
+    honest about it."""
+    pool = data.unlabelled + data.val.photo_ids
+    random.Random(seed + 2).shuffle(pool)
+    return pool[:size]
+
+
+def validation_gallery(data: AdaptationData, size: int, seed: int) -> list[int]:
+    """The validation photos among a sample of the whole library, training photos included:
+    scored against photos that training pulled close as well as those it pushed away."""
+    others = data.train.photo_ids + data.unlabelled
+    random.Random(seed + 1).shuffle(others)
+    return data.val.photo_ids + others[: max(0, size - len(data.val.photo_ids))]
 
 
 def retrieval_metrics(similarity: np.ndarray, gallery: list[int],

@@ -11,7 +11,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from photofind.adapt.data import QUERY_TEMPLATE, AdaptationData
-from photofind.adapt.trainer import retrieval_metrics
+from photofind.adapt.trainer import retrieval_metrics, validation_gallery
 from photofind.search.rerank import (
     DEFAULT_TOP_K,
     WEIGHTS,
@@ -59,10 +59,11 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
     started = time.monotonic()
     rng = random.Random(seed)
     torch.manual_seed(seed)
-    extra = data.unlabelled[:]
-    rng.shuffle(extra)
-    pool = data.train.photo_ids + extra[: max(0, max_pool - len(data.train.photo_ids))]
-    pool_ids, pool_vectors = lib.catalog.embeddings(lib.model_key, pool)
+    # Negatives come from the training photos only: a head that also saw unlabelled photos
+    # as negatives learns "uncaptioned = wrong", and uncaptioned photos are what people search.
+    pool = data.train.photo_ids[:]
+    rng.shuffle(pool)
+    pool_ids, pool_vectors = lib.catalog.embeddings(lib.model_key, pool[:max_pool])
     train = _texts(data.train)
     names = sorted(train)
     if len(names) > max_texts:  # bounded cost on CPU: a sample of the library's texts
@@ -111,9 +112,7 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
 def choose_weight(lib, reranker: Reranker, data: AdaptationData, seed: int
                   ) -> tuple[float, dict, dict]:
     """The fusion weight with the best validation score (0 = rerank off)."""
-    extra = data.unlabelled[:]
-    random.Random(seed + 1).shuffle(extra)
-    gallery = data.val.photo_ids + extra[:1500]
+    gallery = validation_gallery(data, 3000, seed)
     ids, gallery_vectors = lib.catalog.embeddings(lib.model_key, gallery)
     queries = _texts(data.val)
     names = sorted(queries)
