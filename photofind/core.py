@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 import threading
@@ -36,6 +37,8 @@ from photofind.search.filters import SearchFilters
 from photofind.search.hybrid import fts_query, fuse
 from photofind.search.rerank import DEFAULT_TOP_K
 from photofind.search.rerank import rerank as rerank_hits
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
 SAVE_EVERY = 2000  # photos between intermediate index saves
@@ -161,8 +164,12 @@ class PhotoLibrary:
         with self._lock:
             if self._reranker is None:
                 path = self.catalog.get_meta(f"rerank:{self.model_key}")
-                self._reranker = Reranker.load(Path(path)) if path and Path(path).exists() \
-                    else False
+                self._reranker = False
+                if path and Path(path).exists():
+                    try:
+                        self._reranker = Reranker.load(Path(path))
+                    except (ValueError, KeyError, RuntimeError) as error:  # old or damaged
+                        log.warning("Reranker not used: %s", error)
             return self._reranker or None
 
     @property

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 import torch
 from test_adapt import CAPTIONS, captioned_library
 
@@ -53,14 +56,35 @@ def test_head_learns_and_rerank_moves_only_the_top_k(tmp_path, tiny_model):
 
 
 def test_reranker_file_round_trips(tmp_path):
-    head = CrossEncoder(24, 32)
+    head = CrossEncoder(32)
+    torch.nn.init.normal_(head.word_weight.weight)  # not the zero initialisation
     reranker = Reranker(head, 0.2, {"note": "x"})
     reranker.save(tmp_path / "r.safetensors")
     loaded = Reranker.load(tmp_path / "r.safetensors")
-    text, mask = torch.randn(1, 5, 24), torch.ones(1, 5, dtype=torch.bool)
+    text, mask = torch.randn(1, 5, 32), torch.ones(1, 5, dtype=torch.bool)
     image = np.random.default_rng(0).normal(size=(3, 16, 32)).astype(np.float16)
     assert loaded.weight == 0.2
     assert np.allclose(loaded.scores(text, mask, image), reranker.scores(text, mask, image))
+    meta = json.loads((tmp_path / "r.json").read_text())
+    meta["config"].pop("version")  # a head from before the joint-space tokens
+    (tmp_path / "r.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="older photofind"):
+        Reranker.load(tmp_path / "r.safetensors")
+
+
+def test_untrained_head_is_a_soft_word_to_region_matcher():
+    """Zero-initialised residual branches: before training, the score is each word's best
+    soft match among the photo's tokens, so it already prefers the photo holding the words."""
+    rng = torch.Generator().manual_seed(0)
+    words = torch.nn.functional.normalize(torch.randn(1, 3, 32, generator=rng), dim=-1)
+    other = torch.randn(16, 32, generator=rng)
+    holding = other.clone()
+    holding[:3] = words[0] * 5  # three of its regions show the three words
+    head = CrossEncoder(32).eval()
+    with torch.no_grad():
+        scores = head(words.expand(2, -1, -1), torch.ones(2, 3, dtype=torch.bool),
+                      torch.stack([other, holding]))
+    assert scores[1] > 0.99 and scores[0] < 0.5
 
 
 def test_without_a_trained_head_search_is_unchanged(tmp_path, tiny_model):

@@ -150,17 +150,20 @@ class _OpenClipText:
         x = self.m.ln_final(x)
         from open_clip.transformer import text_global_pool
 
-        pooled = text_global_pool(x, tokens, self.pool_type, eos_token_id=self.eos_id)
-        projection = self.m.text_projection
-        if projection is not None:
-            pooled = projection(pooled) if isinstance(projection, nn.Linear) else \
-                pooled @ projection
+        pooled = self._project(text_global_pool(x, tokens, self.pool_type,
+                                                eos_token_id=self.eos_id))
         if not with_tokens:
             return pooled
         last = tokens.argmax(dim=-1) if self.pool_type == "argmax" else \
             (tokens != 0).sum(dim=1) - 1
         mask = torch.arange(x.shape[1], device=x.device)[None] <= last[:, None]
-        return pooled, x, mask
+        return pooled, self._project(x), mask  # tokens in the joint space too (reranker)
+
+    def _project(self, x: torch.Tensor) -> torch.Tensor:
+        projection = self.m.text_projection
+        if projection is None:
+            return x
+        return projection(x) if isinstance(projection, nn.Module) else x @ projection
 
 
 class _HFText:
@@ -195,7 +198,9 @@ class _HFText:
             mask = torch.cat([mask[:, :1], mask.new_ones(batch, n_ctx), mask[:, 1:]], dim=1)
         out = self.m.transformer(inputs_embeds=x, attention_mask=mask)
         pooled = self.m.proj(self.m.pooler(out, mask))
-        return (pooled, out.last_hidden_state, mask.bool()) if with_tokens else pooled
+        if not with_tokens:
+            return pooled
+        return pooled, self.m.proj(out.last_hidden_state), mask.bool()  # joint-space tokens
 
 
 def _trim(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:

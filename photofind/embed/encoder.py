@@ -84,8 +84,8 @@ class Embedder:
 
     @torch.inference_mode()
     def text_tokens(self, texts: list[str]):
-        """(unit query vectors N×D numpy, token features N×T×W, mask N×T) from one forward
-        of the text tower (prompts and concepts included when adapted)."""
+        """(unit query vectors N×D numpy, token features N×T×D in the joint space, mask N×T)
+        from one forward of the text tower (prompts and concepts included when adapted)."""
         from photofind.adapt.prompts import text_tower
 
         prompt = self.adaptation.text if self.adaptation is not None else None

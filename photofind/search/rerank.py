@@ -2,14 +2,16 @@
 "Retrieve Fast, Rerank Smart", TACL 2022).
 
 The query's token features from the frozen text tower attend to each candidate photo's 16
-stored image tokens (``photofind.index.tokens``) through two small cross-attention blocks.
-Only this head trains; its score is fused with the bi-encoder's cosine as
-``cosine + weight × cross``, the weight chosen on validation (0 = rerank stays off).
+stored image tokens (``photofind.index.tokens``) through a small cross-attention block.
+Only this head trains, on the residual of the bi-encoder; its score is fused with the
+bi-encoder's cosine as ``cosine + weight × cross``, the weight chosen on validation
+(0 = rerank stays off).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -19,16 +21,23 @@ import torch.nn.functional as F
 from torch import nn
 
 DEFAULT_TOP_K = 50
-WEIGHTS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)  # fusion weights tried on validation; trained at 1
+VERSION = 2  # heads of version 1 (text tokens before the projection) are not loaded
 
 
 class CrossBlock(nn.Module):
+    """Pre-norm cross-attention + MLP whose residual branches start at zero: an untrained
+    block passes the words through unchanged."""
+
     def __init__(self, dim: int, heads: int):
         super().__init__()
         self.norm_q, self.norm_kv, self.norm_mlp = nn.LayerNorm(dim), nn.LayerNorm(dim), \
             nn.LayerNorm(dim)
         self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
         self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        for last in (self.attention.out_proj, self.mlp[-1]):
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, query: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         kv = self.norm_kv(image)
@@ -37,24 +46,36 @@ class CrossBlock(nn.Module):
 
 
 class CrossEncoder(nn.Module):
-    def __init__(self, text_width: int, dim: int, layers: int = 2, heads: int = 4):
+    """Words attend to the photo's 16 tokens; the score is how well each word finds its
+    match, weighted by how much the word matters.
+
+    Both sides arrive in the model's joint space (the text tower's token features through its
+    own projection, the image tokens through the image projection), so an untrained head is
+    already a zero-shot soft word-to-region matcher; training on a few thousand of the
+    library's captions then only has to learn corrections, which a head learning alignment
+    from scratch cannot do on so little data."""
+
+    def __init__(self, dim: int, layers: int = 1, heads: int = 4, temperature: float = 10.0):
         super().__init__()
-        self.config = {"text_width": text_width, "dim": dim, "layers": layers, "heads": heads}
-        self.text_in = nn.Linear(text_width, dim)
-        self.image_in = nn.LayerNorm(dim)
+        self.config = {"dim": dim, "layers": layers, "heads": heads, "version": VERSION}
         self.blocks = nn.ModuleList(CrossBlock(dim, heads) for _ in range(layers))
-        self.norm = nn.LayerNorm(dim)
-        self.score = nn.Linear(dim, 1)
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(temperature)))
+        self.word_weight = nn.Linear(dim, 1)
+        nn.init.zeros_(self.word_weight.weight)
+        nn.init.zeros_(self.word_weight.bias)
 
     def forward(self, text: torch.Tensor, mask: torch.Tensor, image: torch.Tensor):
-        """text B×T×W with mask B×T (one query repeated per candidate is fine), image B×16×D
-        → match score B."""
-        query, image = self.text_in(text), self.image_in(image)
+        """text B×T×D with mask B×T (one query repeated per candidate is fine), image B×16×D
+        → match score B, in cosine units."""
+        image = F.normalize(image, dim=-1)
+        query = F.normalize(text, dim=-1)
         for block in self.blocks:
             query = block(query, image)
-        weights = mask.unsqueeze(-1).to(query.dtype)
-        pooled = (self.norm(query) * weights).sum(1) / weights.sum(1).clamp(min=1)
-        return self.score(pooled).squeeze(-1)
+        query = F.normalize(query, dim=-1)
+        attention = (self.log_temperature.exp() * query @ image.transpose(1, 2)).softmax(-1)
+        agreement = (query * F.normalize(attention @ image, dim=-1)).sum(-1)
+        weights = self.word_weight(query).squeeze(-1).masked_fill(~mask.bool(), float("-inf"))
+        return (weights.softmax(-1) * agreement).sum(-1)
 
 
 class Reranker:
@@ -89,7 +110,10 @@ class Reranker:
         from safetensors.torch import load_file
 
         meta = json.loads(path.with_suffix(".json").read_text())
-        head = CrossEncoder(**meta["config"])
+        config = dict(meta["config"])
+        if config.pop("version", 1) != VERSION:
+            raise ValueError(f"{path.name}: reranker from an older photofind; adapt again")
+        head = CrossEncoder(**config)
         head.load_state_dict(load_file(str(path)))
         return cls(head, float(meta["weight"]), meta)
 

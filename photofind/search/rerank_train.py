@@ -61,13 +61,14 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
     torch.manual_seed(seed)
     # Negatives come from the training photos only: a head that also saw unlabelled photos
     # as negatives learns "uncaptioned = wrong", and uncaptioned photos are what people search.
-    pool = data.train.photo_ids[:]
-    rng.shuffle(pool)
-    pool_ids, pool_vectors = lib.catalog.embeddings(lib.model_key, pool[:max_pool])
     train = _texts(data.train)
     names = sorted(train)
     if len(names) > max_texts:  # bounded cost on CPU: a sample of the library's texts
         names = sorted(rng.sample(names, max_texts))
+    pool = data.train.photo_ids[:]
+    rng.shuffle(pool)
+    pool = sorted(set(pool[:max_pool]).union(*(train[name] for name in names)))
+    pool_ids, pool_vectors = lib.catalog.embeddings(lib.model_key, pool)
     vectors, tokens = _encode(embedder, names)
     top = np.argsort(-(vectors @ pool_vectors.T), axis=1)[:, :DEFAULT_TOP_K]
     examples = []
@@ -75,9 +76,10 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
         hard = [int(pool_ids[j]) for j in top[i] if int(pool_ids[j]) not in train[name]]
         if hard:
             examples.append((i, sorted(train[name]), hard[:negatives]))
-    width, dim = tokens[0].shape[-1], pool_vectors.shape[1]
-    head = CrossEncoder(width, dim)
+    head = CrossEncoder(pool_vectors.shape[1])
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.01)
+    row = {int(pid): i for i, pid in enumerate(pool_ids)}
+    scale = float(lib.embedder.model.logit_scale.exp().clamp(max=100))
     losses = []
     for epoch in range(epochs):
         rng.shuffle(examples)
@@ -91,9 +93,12 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
                       for _, pos, hard in chunk]
             image, _ = store.get(np.asarray(photos).ravel())
             n = negatives + 1
-            scores = head(text.repeat_interleave(n, 0), mask.repeat_interleave(n, 0),
-                          torch.from_numpy(image.astype(np.float32))).view(len(chunk), n)
-            loss = nce_loss(scores)
+            cross = head(text.repeat_interleave(n, 0), mask.repeat_interleave(n, 0),
+                         torch.from_numpy(image.astype(np.float32))).view(len(chunk), n)
+            cosine = np.stack([pool_vectors[[row[p] for p in candidates]] @ vectors[i]
+                               for (i, _, _), candidates in zip(chunk, photos)])
+            # the head learns a correction to the bi-encoder: its score at fusion weight 1
+            loss = nce_loss(scale * (torch.from_numpy(cosine) + cross))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
