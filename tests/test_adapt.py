@@ -182,17 +182,20 @@ def test_too_few_captions_are_refused_with_numbers(tmp_path, tiny_model):
     assert adaptation.usable(lib)["captioned"] == 25
 
 
-def test_validation_sees_the_whole_library_and_held_out_photos_are_negatives():
-    """Real searches look for uncaptioned photos that training pushed away as negatives, among
-    photos it pulled close: validation must score against both, or it flatters adaptation."""
+def test_validation_sees_the_whole_library_not_only_pushed_away_photos():
+    """Real searches rank every photo, those training pulled close as well as the negatives
+    it pushed away: validation must score against both, or it flatters adaptation."""
     from photofind.adapt.data import build_data
     from photofind.adapt.trainer import negative_pool, validation_gallery
 
-    texts = [(pid, "caption", f"photo {pid}") for pid in range(1, 101)]
+    texts = [(pid, "caption", f"photo {pid}") for pid in range(1, 101)] + \
+        [(pid, "tag", "Biscuit") for pid in range(101, 151)]
     data = build_data(texts, list(range(1, 301)), seed=3)
     train, val = set(data.train.photo_ids), set(data.val.photo_ids)
     gallery = validation_gallery(data, 250, seed=3)
     assert len(gallery) == len(set(gallery)) == 250
     assert val <= set(gallery) and train & set(gallery) and set(data.unlabelled) & set(gallery)
-    pool = set(negative_pool(data, 1000, seed=3))
-    assert pool == val | set(data.unlabelled) and not pool & train
+    assert not set(gallery) & train & set(range(101, 151))  # would be unlabelled true matches
+    pool = negative_pool(data, 150, seed=3)
+    assert set(pool) <= set(data.unlabelled) and len(pool) == 150
+    assert pool != [p for p in gallery if p in set(data.unlabelled)][:150]  # not its sample
