@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 
 import pytest
 import torch
@@ -199,3 +200,19 @@ def test_validation_sees_the_whole_library_not_only_pushed_away_photos():
     pool = negative_pool(data, 150, seed=3)
     assert set(pool) <= set(data.unlabelled) and len(pool) == 150
     assert pool != [p for p in gallery if p in set(data.unlabelled)][:150]  # not its sample
+
+
+def test_time_budget_shrinks_the_epochs_and_the_schedule(tmp_path, tiny_model):
+    lib, _ = captioned_library(tmp_path, tiny_model, photos=50, captioned=45)
+    seen = []
+
+    def progress(p):
+        if p.phase == "training":
+            seen.append((p.epoch, p.epochs))
+
+    config = AdaptConfig(text=True, visual=False, epochs=6, batch_size=16, patience=9,
+                         time_budget_s=1e-3)  # spent before the first epoch ends
+    result = adaptation.adapt(lib, (config,), progress=progress, rerank=False)
+    assert result.epochs_run == 1 and seen[0] == (1, 6) and {e for e, _ in seen} == {1}
+    unlimited = adaptation.adapt(lib, (replace(config, time_budget_s=None),), rerank=False)
+    assert unlimited.epochs_run == 6

@@ -42,6 +42,8 @@ def test_head_learns_and_rerank_moves_only_the_top_k(tmp_path, tiny_model):
     losses = reranker.meta["losses"]
     third = max(1, len(losses) // 3)
     assert np.mean(losses[-third:]) < np.mean(losses[:third])  # the head learns
+    assert reranker.meta["epochs"] == 3
+    assert train_reranker(lib, data, epochs=3, time_budget_s=1e-6).meta["epochs"] == 1
     reranker.weight = 10.0  # force it on, whatever validation says
     lib._reranker = reranker
     plain = lib.search("a dog runs on the grass", k=70, rerank=False, hybrid=False)

@@ -37,6 +37,9 @@ class AdaptConfig:
     warmup_fraction: float = 0.1
     patience: int = 3
     max_gallery: int = 1500
+    # Seconds this variant may take (slow CPUs, big models): after its first epoch the
+    # number of epochs shrinks to fit, and the learning-rate schedule with it. None: no limit.
+    time_budget_s: float | None = None
     seed: int = 0
     concepts: dict[str, list[str]] = field(default_factory=dict)  # key → names, display first
     concept_min_photos: int = 5  # a tag on this many training photos may get its own word;

@@ -184,12 +184,17 @@ class PromptTrainer:
         steps_per_epoch = max(1, math.ceil(len(train_ids) / config.batch_size))
         # a "round" repeats the photos so that small libraries still get enough steps
         steps_per_epoch *= max(1, math.ceil(config.min_steps / (steps_per_epoch * config.epochs)))
-        total = steps_per_epoch * config.epochs
         optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-        warmup = max(1, int(config.warmup_fraction * total))
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
-            (s + 1) / warmup, 0.5 * (1 + math.cos(math.pi * min(1.0, s / total)))))
-        state = {"epoch": 0, "best": before, "best_state": None, "history": [], "stale": 0}
+        warmup = max(1, int(config.warmup_fraction * steps_per_epoch * config.epochs))
+        state = {"epoch": 0, "best": before, "best_state": None, "history": [], "stale": 0,
+                 "planned": config.epochs}
+
+        def lr_factor(step: int) -> float:  # warm-up, then cosine over the planned epochs
+            total = steps_per_epoch * state["planned"]
+            return min((step + 1) / warmup, 0.5 * (1 + math.cos(math.pi * min(1.0,
+                                                                            step / total))))
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
         state = self._resume(optimizer, schedule, state)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" \
             else _null()
@@ -197,6 +202,9 @@ class PromptTrainer:
         cancelled = False
         try:
             for epoch in range(state["epoch"], config.epochs):
+                if epoch >= state["planned"]:
+                    break
+                epoch_started = time.monotonic()
                 order, shuffler = [], random.Random(config.seed * 1000 + epoch)
                 while len(order) < steps_per_epoch * config.batch_size:
                     chunk = train_ids[:]
@@ -217,14 +225,19 @@ class PromptTrainer:
                     optimizer.step()
                     schedule.step()
                     step_times.append(time.monotonic() - tick)
-                    left = (config.epochs - epoch) * steps_per_epoch - step - 1
-                    self.progress(AdaptProgress("training", epoch + 1, config.epochs, step + 1,
+                    left = (state["planned"] - epoch) * steps_per_epoch - step - 1
+                    self.progress(AdaptProgress("training", epoch + 1, state["planned"], step + 1,
                                                 steps_per_epoch, loss.item(),
                                                 float(np.mean(step_times[-20:])) * left))
                 metrics = self.evaluate()
                 state["history"].append({"epoch": epoch + 1, **metrics})
-                self.progress(AdaptProgress("validating", epoch + 1, config.epochs,
+                self.progress(AdaptProgress("validating", epoch + 1, state["planned"],
                                             metrics=metrics))
+                if config.time_budget_s and epoch == state["epoch"]:  # first epoch of this run
+                    spent = time.monotonic() - started
+                    each = time.monotonic() - epoch_started
+                    fits = epoch + 1 + int(max(0.0, config.time_budget_s - spent) // each)
+                    state["planned"] = max(epoch + 1, min(config.epochs, fits))
                 if metrics["score"] > state["best"]["score"]:
                     state["best"], state["stale"] = metrics, 0
                     state["best_state"] = copy.deepcopy(self.adaptation.state_dict())
@@ -338,7 +351,7 @@ class PromptTrainer:
         optimizer.load_state_dict(saved["optimizer"])
         schedule.load_state_dict(saved["schedule"])
         self.rng.setstate(saved["rng"])
-        return saved["state"]
+        return {**state, **saved["state"]}
 
     def _check_cancel(self) -> None:
         if self.cancel is not None and self.cancel.cancelled:

@@ -52,7 +52,8 @@ def _batch(token_list):
 def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 15,
                    batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
                    max_pool: int = 3000, max_texts: int = 1200, progress=None,
-                   cancel=None) -> Reranker | None:
+                   cancel=None, time_budget_s: float | None = None) -> Reranker | None:
+    """Train the head; with ``time_budget_s``, stop after the last epoch that fits."""
     embedder, store = lib.embedder, lib.tokens
     if store is None:
         return None
@@ -80,8 +81,11 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.01)
     row = {int(pid): i for i, pid in enumerate(pool_ids)}
     scale = float(lib.embedder.model.logit_scale.exp().clamp(max=100))
-    losses = []
+    losses, epochs_run = [], 0
     for epoch in range(epochs):
+        if epoch and time_budget_s and (time.monotonic() - started) * (epoch + 1) / epoch > \
+                time_budget_s:
+            break  # another epoch would overrun the budget
         rng.shuffle(examples)
         head.train()
         for start in range(0, len(examples), batch_size):
@@ -105,11 +109,13 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
             losses.append(loss.item())
             if progress:
                 progress(epoch + 1, epochs, loss.item())
+        epochs_run = epoch + 1
     reranker = Reranker(head, 0.0, {"losses": [round(v, 4) for v in losses]})
     weight, before, after = choose_weight(lib, reranker, data, seed)
     reranker.weight = weight
     reranker.meta.update({"before": before, "after": after, "seconds":
                           round(time.monotonic() - started, 1), "train_texts": len(names),
+                          "epochs": epochs_run,
                           "model_key": lib.model_key})
     return reranker
 
