@@ -71,6 +71,8 @@ def test_concepts_are_learned_listed_and_removed(tmp_path, tiny_model):
     result = adaptation.adapt(lib, (config,))
     assert "concepts" in result.variant
     assert result.kept, result.summary()  # seeded: two unknown names beat random zero-shot
+    # held-out tagged photos are asked for their tag: 2 names, so chance is 50 %
+    assert result.after["tag_accuracy"] > result.before["tag_accuracy"]
     listed = {c["name"]: c for c in adaptation.concepts(lib)}
     assert set(listed) == {"Biscuit", "Pemberton"}
     assert listed["Biscuit"]["photos"] >= 5 and listed["Biscuit"]["mode"] in ("token", "prototype")

@@ -309,20 +309,41 @@ class PromptTrainer:
     def evaluate(self, baseline: bool = False) -> dict:
         self.adaptation.eval()
         queries = self.queries()
+        tags = sorted(self.data.train.tag_members().keys() | self.data.val.tag_members().keys())
+        texts = [q for q, _ in queries] + [QUERY_TEMPLATE.format(tag) for tag in tags]
         if baseline:
             images = torch.from_numpy(self.zero_shot(self.gallery)).to(self.device)
             with torch.no_grad():
-                tokens = self.tokenizer([q for q, _ in queries]).to(self.device)
+                tokens = self.tokenizer(texts).to(self.device)
                 text = F.normalize(self.model.encode_text(tokens).float(), dim=-1)
             images = F.normalize(images.float(), dim=-1)
         else:
             images = torch.cat([self.image_features(chunk) for chunk in
                                 _chunks(self.gallery, 256)])
-            text = torch.cat([self.text_features([q for q, _ in chunk]) for chunk in
-                              _chunks(queries, 256)])
-        return retrieval_metrics((text @ images.T).cpu().numpy(), self.gallery,
-                                 [relevant for _, relevant in queries],
-                                 [query for query, _ in queries])
+            text = torch.cat([self.text_features(chunk) for chunk in _chunks(texts, 256)])
+        metrics = retrieval_metrics((text[:len(queries)] @ images.T).cpu().numpy(),
+                                    self.gallery, [relevant for _, relevant in queries],
+                                    [query for query, _ in queries])
+        accuracy = self._tag_accuracy(images, text[len(queries):], tags) if tags else None
+        if accuracy is not None:
+            parts = [metrics[k] for k in ("R@1", "R@5", "R@10", "mAP") if metrics[k] is not None]
+            metrics["tag_accuracy"] = accuracy
+            metrics["score"] = round(float(np.mean(parts + [accuracy])), 3)
+        return metrics
+
+    def _tag_accuracy(self, images, tag_text, tags: list[str]) -> float | None:
+        """Share of validation photos whose own tag scores highest among the library's tags.
+
+        With one query per tag and the untagged photos of each tag counted as misses, the
+        tag queries' recall and mAP barely move; asking each held-out photo for its tag does
+        not depend on photos nobody labelled."""
+        val = self.data.val
+        rows = [i for i, photo in enumerate(self.gallery) if val.tags.get(photo)]
+        if not rows:
+            return None
+        best = (images[rows] @ tag_text.T).argmax(dim=1).tolist()
+        hits = [tags[b] in val.tags[self.gallery[i]] for i, b in zip(rows, best)]
+        return round(100 * float(np.mean(hits)), 2)
 
     # -- checkpoints ----------------------------------------------------------------------
     def _signature(self) -> str:
@@ -359,13 +380,16 @@ class PromptTrainer:
 
 
 GATE_MARGIN = 0.5  # validation score points an adaptation must gain to replace zero-shot
+MIN_QUERIES_FOR_R1 = 50  # below this Recall@1 moves in steps too coarse to veto on
 
 
 def clear_gain(before: dict, after: dict) -> bool:
     """Keep an adaptation only for a gain that validation noise is unlikely to fake: a margin
     on the score and no loss of Recall@1 (captioned Flickr8k, bench model: adapters that
-    validation scored a hair above zero-shot lost 0.2-0.4 R@1 on held-out captions)."""
-    return after["score"] >= before["score"] + GATE_MARGIN and after["R@1"] >= before["R@1"]
+    validation scored a hair above zero-shot lost 0.2-0.4 R@1 on held-out captions). A
+    handful of tag queries moves Recall@1 in 20-point steps: no veto there."""
+    steady = after["R@1"] >= before["R@1"] or before.get("queries", 0) < MIN_QUERIES_FOR_R1
+    return after["score"] >= before["score"] + GATE_MARGIN and steady
 
 
 def negative_pool(data: AdaptationData, size: int, seed: int) -> list[int]:
