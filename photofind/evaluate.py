@@ -104,12 +104,14 @@ def _adapt(lib: PhotoLibrary, variant: str, settings: EvalSettings, seed: int) -
 
         ids = sorted(lib.vectors.ids)
         data = build_data(lib.catalog.all_texts(), ids, seed=seed)
-        info = adaptation.teach_reranker(lib, data, lib.data_dir / "adapt-eval", seed)
+        info = adaptation.teach_reranker(lib, data, lib.data_dir / "adapt-eval", seed,
+                                         time_budget_s=None)
         return {"kept": None, "seconds": info.get("seconds", 0.0), "trainable_params": 0,
                 "rerank": info}
     config = replace(config, epochs=settings.epochs, batch_size=settings.batch_size,
                      negatives=settings.negatives, min_steps=settings.min_steps)
-    result = adaptation.adapt(lib, (config,), seed=seed, rerank=rerank)
+    result = adaptation.adapt(lib, (config,), seed=seed, rerank=rerank,
+                              rerank_budget_s=None)  # no time budgets: machine-independent
     return {"kept": result.kept, "seconds": result.seconds, "rerank": result.rerank,
             "trainable_params": result.trainable_params,
             "trainable_share_percent": round(100 * result.share, 4),

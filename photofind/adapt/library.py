@@ -79,7 +79,8 @@ def usable(lib) -> dict[str, int]:
 
 
 def adapt(lib, variants=DEFAULT_VARIANTS, progress: Callable[[AdaptProgress], None] | None = None,
-          cancel=None, seed: int = 0, rerank: bool = True) -> AdaptResult:
+          cancel=None, seed: int = 0, rerank: bool = True,
+          rerank_budget_s: float | None = RERANK_BUDGET_S) -> AdaptResult:
     """Train each variant, keep the best that beats zero-shot on validation, re-embed; then
     teach the reranker on the same pairs (kept only if it helps on validation)."""
     base = lib.embedder.adapted(None)
@@ -112,11 +113,13 @@ def adapt(lib, variants=DEFAULT_VARIANTS, progress: Callable[[AdaptProgress], No
         best.adaptation.save(path)
         activate(lib, base, path, progress, cancel)
     if rerank and not (cancel is not None and cancel.cancelled):
-        best.rerank = teach_reranker(lib, data, workdir, seed, progress, cancel)
+        best.rerank = teach_reranker(lib, data, workdir, seed, progress, cancel,
+                                     rerank_budget_s)
     return best
 
 
-def teach_reranker(lib, data, workdir: Path, seed: int, progress=None, cancel=None) -> dict:
+def teach_reranker(lib, data, workdir: Path, seed: int, progress=None, cancel=None,
+                   time_budget_s: float | None = RERANK_BUDGET_S) -> dict:
     from photofind.search.rerank_train import train_reranker
 
     def report(epoch, epochs, loss):
@@ -124,7 +127,7 @@ def teach_reranker(lib, data, workdir: Path, seed: int, progress=None, cancel=No
             progress(AdaptProgress("reranker", epoch, epochs, loss=loss))
 
     reranker = train_reranker(lib, data, seed=seed, progress=report, cancel=cancel,
-                              time_budget_s=RERANK_BUDGET_S)
+                              time_budget_s=time_budget_s)
     if reranker is None:
         return {"kept": False}
     summary = {"kept": reranker.active, "weight": reranker.weight,
