@@ -216,3 +216,15 @@ def test_time_budget_shrinks_the_epochs_and_the_schedule(tmp_path, tiny_model):
     assert result.epochs_run == 1 and seen[0] == (1, 6) and {e for e, _ in seen} == {1}
     unlimited = adaptation.adapt(lib, (replace(config, time_budget_s=None),), rerank=False)
     assert unlimited.epochs_run == 6
+
+
+def test_trimmed_text_encoding_equals_open_clip(any_model):
+    """Queries skip the padding columns (~4× faster on CPU) with the same vectors."""
+    from photofind.adapt.prompts import encode_frozen_text
+
+    loaded = load_model(any_model)
+    texts = ["a dog", "two children play football on a sunny beach near the sea"]
+    with torch.no_grad():
+        full = loaded.model.encode_text(loaded.tokenizer(texts))
+        trimmed = encode_frozen_text(loaded.model, loaded.tokenizer, texts)
+    assert torch.allclose(full, trimmed, atol=1e-5)

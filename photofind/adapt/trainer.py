@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from photofind.adapt.concepts import select_concepts
 from photofind.adapt.data import QUERY_TEMPLATE, TAG_TEMPLATES, AdaptationData
+from photofind.adapt.prompts import encode_frozen_text
 from photofind.adapt.store import Adaptation, AdaptConfig
 
 PixelSource = Callable[[list[int]], Iterator[tuple[int, np.ndarray]]]
@@ -130,7 +131,7 @@ class PromptTrainer:
         missing = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
         if missing:  # frozen text tower: encode each distinct text once
             with torch.no_grad():
-                encoded = self.model.encode_text(self.tokenizer(missing).to(self.device))
+                encoded = encode_frozen_text(self.model, self.tokenizer, missing)
             for text, feature in zip(missing, F.normalize(encoded.float(), dim=-1)):
                 self._text_cache[text] = feature
         return torch.stack([self._text_cache[t] for t in texts])
@@ -313,9 +314,8 @@ class PromptTrainer:
         texts = [q for q, _ in queries] + [QUERY_TEMPLATE.format(tag) for tag in tags]
         if baseline:
             images = torch.from_numpy(self.zero_shot(self.gallery)).to(self.device)
-            with torch.no_grad():
-                tokens = self.tokenizer(texts).to(self.device)
-                text = F.normalize(self.model.encode_text(tokens).float(), dim=-1)
+            text = F.normalize(encode_frozen_text(self.model, self.tokenizer, texts).float(),
+                               dim=-1)
             images = F.normalize(images.float(), dim=-1)
         else:
             images = torch.cat([self.image_features(chunk) for chunk in

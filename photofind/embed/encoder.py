@@ -104,7 +104,9 @@ class Embedder:
             features = F.normalize(self.adaptation.encode_text(
                 self.model, self.loaded.tokenizer, list(texts)), dim=-1)
         else:
-            tokens = self.loaded.tokenizer(list(texts)).to(self.device)
-            features = self.model.encode_text(tokens, normalize=True)
+            from photofind.adapt.prompts import encode_frozen_text
+
+            features = F.normalize(encode_frozen_text(self.model, self.loaded.tokenizer,
+                                                      list(texts)), dim=-1)
         self.texts_encoded += len(texts)
         return features.float().cpu().numpy()
