@@ -267,16 +267,17 @@ def chart(summary: list[dict], keys: list[str], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    labels = [f"{e['protocol'][:4]} {e['condition'][:6]} {e['variant']}" for e in summary]
-    fig, ax = plt.subplots(figsize=(max(6, len(labels) * 0.9), 4))
+    labels = [" · ".join(filter(None, (e["condition"], e["variant"]))) for e in summary]
+    fig, ax = plt.subplots(figsize=(max(6, len(labels) * 1.3), 4.5))
     width = 0.8 / len(keys)
     for i, key in enumerate(keys):
         ax.bar(np.arange(len(labels)) + i * width, [e.get(key, 0) for e in summary], width,
                yerr=[e.get(f"{key}_sd", 0) for e in summary], label=key)
     ax.set_xticks(np.arange(len(labels)) + 0.4 - width / 2, labels, rotation=45, ha="right")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1, 1))
     ax.set_ylabel("%")
+    ax.set_title(f"{summary[0]['protocol']} library, mean ± sd over seeds")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return True
