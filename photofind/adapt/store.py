@@ -37,8 +37,9 @@ class AdaptConfig:
     warmup_fraction: float = 0.1
     patience: int = 3
     max_gallery: int = 1500
-    # Seconds this variant may take (slow CPUs, big models): after its first epoch the
-    # number of epochs shrinks to fit, and the learning-rate schedule with it. None: no limit.
+    # Seconds this variant may take (slow CPUs, big models): after each epoch the planned
+    # number of epochs is fitted to what is left, and the learning-rate schedule with it.
+    # None: no limit.
     time_budget_s: float | None = None
     seed: int = 0
     concepts: dict[str, list[str]] = field(default_factory=dict)  # key → names, display first

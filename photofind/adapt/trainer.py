@@ -234,7 +234,7 @@ class PromptTrainer:
                 state["history"].append({"epoch": epoch + 1, **metrics})
                 self.progress(AdaptProgress("validating", epoch + 1, state["planned"],
                                             metrics=metrics))
-                if config.time_budget_s and epoch == state["epoch"]:  # first epoch of this run
+                if config.time_budget_s:  # after each epoch: how many fit in what is left
                     spent = time.monotonic() - started
                     each = time.monotonic() - epoch_started
                     fits = epoch + 1 + int(max(0.0, config.time_budget_s - spent) // each)
