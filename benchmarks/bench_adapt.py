@@ -6,7 +6,8 @@ photos (the baseline); the app's whole "Adapt to my library" on those photos wit
 captions (the default variants, text + visual prompts and the residual adapter, each within
 its time budget, then the reranker within its own), with early stopping off so only the
 budgets stop training (the worst case); time per phase and epoch, trainable parameters; and
-re-embedding speed with the visual prompt as a ratio to plain indexing. Prints JSON and a table. Usage: python benchmarks/bench_adapt.py [--photos 1000]
+re-embedding speed with the visual prompt as a ratio to plain indexing. Prints JSON and a
+table. Usage: python benchmarks/bench_adapt.py [--photos 1000]
 """
 
 from __future__ import annotations
