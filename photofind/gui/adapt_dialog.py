@@ -151,8 +151,9 @@ class AdaptDialog(QDialog):
         counts = state["counts"]
         enough = counts["usable"] >= counts["needed"]
         self._say_intro(counts_text(counts) + (
-            " photofind learns your words from them (a few thousand numbers; the model "
-            "itself stays as it is), checks the result on photos it sets aside, and keeps it "
+            " photofind learns your words from them (a small set of numbers beside the "
+            "model, which itself stays as it is), checks the result on photos it sets aside, "
+            "and keeps it "
             "only if it finds those better than before." if enough else
             " Add captions or tags to more photos (in your photo manager, or with photofind "
             "import-captions), then try again."))
