@@ -228,3 +228,32 @@ def test_trimmed_text_encoding_equals_open_clip(any_model):
         full = loaded.model.encode_text(loaded.tokenizer(texts))
         trimmed = encode_frozen_text(loaded.model, loaded.tokenizer, texts)
     assert torch.allclose(full, trimmed, atol=1e-5)
+
+
+def test_pixel_border_learns_at_its_own_rate(tmp_path):
+    """A CNN tower's prompt is a border of pixels on a ±1 scale: at the token vectors'
+    learning rate Adam would move it ~0.002 a step, i.e. not at all in a short run."""
+    config_path, weights = write_tiny_model(tmp_path / "cnn", TINY_CNN, name="tiny-cnn",
+                                            captions_csv=FLICKR / "captions.csv")
+    spec = ModelSpec("tiny-cnn", str(weights), str(config_path))
+    lib, _ = captioned_library(tmp_path, spec, photos=50, captioned=45)  # 25 train: 2 steps
+    key = lib.model_key
+    config = AdaptConfig(text=False, visual=True, epochs=1, batch_size=16, negatives=8)
+    adaptation.adapt(lib, (config,), rerank=False)
+    saved = torch.load(adaptation.adaptation_dir(lib, key) / "visual" / "checkpoint.pt",
+                       weights_only=True)
+    border = saved["model"]["visual.border"]
+    assert border.abs().max() > 10 * config.lr * 2  # out of reach at the token rate
+
+
+def test_few_tag_queries_do_not_steer_the_score():
+    """One query per tag: a single lucky hit moves Recall@5 by 20 points; it must not decide
+    which epoch is kept. With many (caption) queries recall counts again."""
+    from photofind.adapt.trainer import tagged_score
+
+    few = {"R@1": 0.0, "R@5": 0.0, "R@10": 0.0, "mAP": 4.0, "queries": 5}
+    lucky = {**few, "R@5": 20.0, "R@10": 20.0}
+    assert tagged_score(few, 60.0) == tagged_score(lucky, 60.0) == 32.0
+    assert tagged_score(few, 77.0) > tagged_score(lucky, 60.0)
+    many = {**lucky, "queries": 500}
+    assert tagged_score(many, 60.0) > tagged_score({**few, "queries": 500}, 60.0)

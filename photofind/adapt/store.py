@@ -33,6 +33,7 @@ class AdaptConfig:
     negatives: int = 128  # unlabelled library photos added to every step's gallery
     unlabelled_weight: float = 0.5  # they may match: softer negatives than the batch
     lr: float = 2e-3
+    pixel_lr: float = 0.05  # a CNN tower's pixel border (see PromptTrainer._parameter_groups)
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     patience: int = 3

@@ -90,6 +90,11 @@ class PromptTrainer:
         self.gallery = validation_gallery(data, config.max_gallery, config.seed)
         self.negative_pool = negative_pool(data, max(config.negatives * 4, 512), config.seed)
         self._fronts: dict[int, torch.Tensor] = {}
+        # A pixel border (CNN towers) needs the whole tower per photo and step: the negatives
+        # go through it without gradient (~3x less memory, ~2x faster; the positives and the
+        # text side still learn against them).
+        visual = self.adaptation.visual
+        self._fixed_negatives = visual is not None and visual.kind == "pixel"
         self._text_cache: dict[str, torch.Tensor] = {}
 
     # -- features -------------------------------------------------------------------------
@@ -158,7 +163,11 @@ class PromptTrainer:
         texts, positives = self._batch(photos)
         negatives = self.rng.sample(self.negative_pool,
                                     min(self.config.negatives, len(self.negative_pool)))
-        images = self.image_features(photos + negatives)
+        images = self.image_features(photos)
+        if negatives:
+            with torch.set_grad_enabled(not self._fixed_negatives):
+                others = self.image_features(negatives)
+            images = torch.cat([images, others])
         text = self.text_features(texts)
         logits = self.scale * text @ images.T
         if negatives:
@@ -181,7 +190,7 @@ class PromptTrainer:
             if found:
                 self.adaptation.add_concepts(found, self.model, self.tokenizer)
                 self.adaptation.to(self.device)
-        params = [p for p in self.adaptation.parameters() if p.requires_grad]
+        params = self._parameter_groups()
         steps_per_epoch = max(1, math.ceil(len(train_ids) / config.batch_size))
         # a "round" repeats the photos so that small libraries still get enough steps
         steps_per_epoch *= max(1, math.ceil(config.min_steps / (steps_per_epoch * config.epochs)))
@@ -268,6 +277,16 @@ class PromptTrainer:
             self.adaptation.meta["concepts"] = self.concept_report(before)
         return result
 
+    def _parameter_groups(self) -> list[dict]:
+        """A pixel border gets its own learning rate: Adam moves every value by about the
+        learning rate per step, and pixels live on a ±1 scale, not a token vector's ~0.05."""
+        visual = self.adaptation.visual
+        border = [visual.border] if visual is not None and visual.kind == "pixel" else []
+        rest = [p for p in self.adaptation.parameters()
+                if p.requires_grad and all(p is not b for b in border)]
+        groups = [{"params": rest}] if rest else []
+        return groups + ([{"params": border, "lr": self.config.pixel_lr}] if border else [])
+
     @torch.no_grad()
     def concept_report(self, before: dict) -> dict:
         """Per concept: zero-shot vs learned word vs prototype (mean of its training photos)
@@ -326,9 +345,8 @@ class PromptTrainer:
                                     [query for query, _ in queries])
         accuracy = self._tag_accuracy(images, text[len(queries):], tags) if tags else None
         if accuracy is not None:
-            parts = [metrics[k] for k in ("R@1", "R@5", "R@10", "mAP") if metrics[k] is not None]
             metrics["tag_accuracy"] = accuracy
-            metrics["score"] = round(float(np.mean(parts + [accuracy])), 3)
+            metrics["score"] = tagged_score(metrics, accuracy)
         return metrics
 
     def _tag_accuracy(self, images, tag_text, tags: list[str]) -> float | None:
@@ -380,7 +398,7 @@ class PromptTrainer:
 
 
 GATE_MARGIN = 0.5  # validation score points an adaptation must gain to replace zero-shot
-MIN_QUERIES_FOR_R1 = 50  # below this Recall@1 moves in steps too coarse to veto on
+MIN_QUERIES_FOR_RECALL = 50  # below this Recall@k moves in steps too coarse to judge by
 
 
 def clear_gain(before: dict, after: dict) -> bool:
@@ -388,8 +406,19 @@ def clear_gain(before: dict, after: dict) -> bool:
     on the score and no loss of Recall@1 (captioned Flickr8k, bench model: adapters that
     validation scored a hair above zero-shot lost 0.2-0.4 R@1 on held-out captions). A
     handful of tag queries moves Recall@1 in 20-point steps: no veto there."""
-    steady = after["R@1"] >= before["R@1"] or before.get("queries", 0) < MIN_QUERIES_FOR_R1
+    steady = after["R@1"] >= before["R@1"] or before.get("queries", 0) < MIN_QUERIES_FOR_RECALL
     return after["score"] >= before["score"] + GATE_MARGIN and steady
+
+
+def tagged_score(metrics: dict, tag_accuracy: float) -> float:
+    """The validation score of a library with tags: tag accuracy joins the retrieval metrics.
+    Recall@k of a handful of queries (a tag-only library has one per tag) moves in 20-point
+    steps and decided early stopping on noise (bench model, tagged flowers: an epoch with 60 %
+    tag accuracy chosen over one with 77 %), so there only mAP stays."""
+    coarse = metrics["queries"] < MIN_QUERIES_FOR_RECALL
+    names = ("mAP",) if coarse else ("R@1", "R@5", "R@10", "mAP")
+    parts = [metrics[k] for k in names if metrics[k] is not None]
+    return round(float(np.mean(parts + [tag_accuracy])), 3)
 
 
 def negative_pool(data: AdaptationData, size: int, seed: int) -> list[int]:
