@@ -84,3 +84,18 @@ def test_empty_query_is_a_clear_error(indexed):
     done = cli(base / "data", "search")
     assert done.returncode == 2 and "give a text query" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_large_libraries_search_more_broadly():
+    """HNSW recall falls as the graph grows; past `large_library` photos the search widens."""
+    from photofind.index.hnsw import HnswParams, VectorIndex
+
+    vectors = np.random.default_rng(0).normal(size=(120, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex.build(np.arange(99), vectors[:99], 8, HnswParams(ef=16, large_library=100))
+    index.search(vectors[0], 5)
+    assert index._index.ef == 16  # the hnswlib index itself
+    index.add(np.arange(99, 120), vectors[99:])
+    assert [pid for pid, _ in index.search(vectors[110], 5)][0] == 110
+    assert index._index.ef == 32
+    assert index.search(vectors[0], 40) and index._index.ef == 40  # never below k
