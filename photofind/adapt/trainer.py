@@ -92,9 +92,9 @@ class PromptTrainer:
         self._fronts: dict[int, torch.Tensor] = {}
         # A pixel border (CNN towers) needs the whole tower per photo and step: the negatives
         # go through it without gradient (~3x less memory, ~2x faster; the positives and the
-        # text side still learn against them).
+        # text side still learn against them), and it has its own learning rate.
         visual = self.adaptation.visual
-        self._fixed_negatives = visual is not None and visual.kind == "pixel"
+        self._border = visual.border if visual is not None and visual.kind == "pixel" else None
         self._text_cache: dict[str, torch.Tensor] = {}
 
     # -- features -------------------------------------------------------------------------
@@ -165,7 +165,7 @@ class PromptTrainer:
                                     min(self.config.negatives, len(self.negative_pool)))
         images = self.image_features(photos)
         if negatives:
-            with torch.set_grad_enabled(not self._fixed_negatives):
+            with torch.set_grad_enabled(self._border is None):
                 others = self.image_features(negatives)
             images = torch.cat([images, others])
         text = self.text_features(texts)
@@ -280,12 +280,12 @@ class PromptTrainer:
     def _parameter_groups(self) -> list[dict]:
         """A pixel border gets its own learning rate: Adam moves every value by about the
         learning rate per step, and pixels live on a ±1 scale, not a token vector's ~0.05."""
-        visual = self.adaptation.visual
-        border = [visual.border] if visual is not None and visual.kind == "pixel" else []
         rest = [p for p in self.adaptation.parameters()
-                if p.requires_grad and all(p is not b for b in border)]
+                if p.requires_grad and p is not self._border]
         groups = [{"params": rest}] if rest else []
-        return groups + ([{"params": border, "lr": self.config.pixel_lr}] if border else [])
+        if self._border is not None:
+            groups.append({"params": [self._border], "lr": self.config.pixel_lr})
+        return groups
 
     @torch.no_grad()
     def concept_report(self, before: dict) -> dict:
