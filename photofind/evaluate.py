@@ -134,6 +134,14 @@ def _rankings(lib: PhotoLibrary, queries: list[str]) -> np.ndarray:
     return np.asarray([[pid for pid, _ in lib.vectors.search(q, size)] for q in vectors])
 
 
+def owner_split(photos: list[str], seed: int, fraction: float) -> tuple[list, list]:
+    """The captioned protocol's seeded split: (the owner's captioned photos, held out)."""
+    order = photos[:]
+    random.Random(seed).shuffle(order)
+    cut = int(fraction * len(order))
+    return order[:cut], order[cut:]
+
+
 def captioned(folder: Path, captions_csv: Path, work: Path, make_library,
               settings: EvalSettings, on_row=None) -> list[dict]:
     table = read_table(captions_csv, "caption")
@@ -141,10 +149,7 @@ def captioned(folder: Path, captions_csv: Path, work: Path, make_library,
     base = indexed_base(work, [folder], make_library)
     rows = []
     for seed in settings.seeds:
-        order = photos[:]
-        random.Random(seed).shuffle(order)
-        cut = int(settings.owner_fraction * len(order))
-        owner, held_out = order[:cut], order[cut:]
+        owner, held_out = owner_split(photos, seed, settings.owner_fraction)
         for variant in settings.variants:
             lib = _fresh(base, work / "run", make_library)
             _add_texts(lib, {folder / p: [("caption", c) for c in table[p]] for p in owner})
