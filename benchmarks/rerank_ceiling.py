@@ -26,14 +26,6 @@ SHARED = REPO.parent / "shared" / "data"
 MODEL = REPO / ".bench-cache" / "bench-model"
 
 
-def held_out_r1(lib, evaluate, table, folder, held) -> float:
-    queries = [(caption, folder / p) for p in held for caption in table[p]]
-    ids = {str(folder / p): lib.catalog.photo_by_path(folder / p).id for p in held}
-    ranked = evaluate._rankings(lib, [q for q, _ in queries])
-    hits = [row[0] == ids[str(path)] for row, (_, path) in zip(ranked, queries)]
-    return round(100 * float(np.mean(hits)), 2)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", default="0,1,2")
@@ -56,16 +48,13 @@ def main() -> None:
     def library(path):
         return PhotoLibrary(path, model=spec)
 
-    def captioned(lib, folder: Path, table) -> None:
-        if not lib.catalog.all_texts():
-            evaluate._add_texts(lib, {folder / p: [("caption", c) for c in table[p]]
-                                      for p in table if (folder / p).exists()})
-
     donor_folder = SHARED / "flickr8k-train" / "images"
     donor = library(out / "donor")
     donor.index([donor_folder])
-    captioned(donor, donor_folder, evaluate.read_table(
-        SHARED / "flickr8k-train" / "captions.csv", "caption"))
+    if not donor.catalog.all_texts():  # a rerun reuses the donor's catalog
+        donor_table = evaluate.read_table(SHARED / "flickr8k-train" / "captions.csv", "caption")
+        evaluate.add_captions(donor, donor_folder, donor_table,
+                              [p for p in donor_table if (donor_folder / p).exists()])
     donor_data = build_data(donor.catalog.all_texts(), sorted(donor.vectors.ids),
                             val_fraction=0.05)
     donor_head = train_reranker(donor, donor_data, epochs=args.donor_epochs,
@@ -74,6 +63,11 @@ def main() -> None:
 
     folder = SHARED / "flickr8k" / "images"
     table = evaluate.read_table(SHARED / "flickr8k" / "captions.csv", "caption")
+
+    def held_out_r1(lib, held) -> float:
+        return round(100 * float(np.mean(evaluate.caption_ranks(lib, folder, table, held) <= 1)),
+                     2)
+
     photos = sorted(p for p in table if (folder / p).exists())
     base = out / "base-data"
     if not base.exists():
@@ -82,15 +76,15 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         owner, held = evaluate.owner_split(photos, seed, evaluate.EvalSettings.owner_fraction)
         lib = evaluate._fresh(base, out / "run", library)
-        captioned(lib, folder, {p: table[p] for p in owner})
+        evaluate.add_captions(lib, folder, table, owner)
         data = build_data(lib.catalog.all_texts(), sorted(lib.vectors.ids), seed=seed)
-        row = {"seed": seed, "zero-shot": held_out_r1(lib, evaluate, table, folder, held)}
+        row = {"seed": seed, "zero-shot": held_out_r1(lib, held)}
         info = teach_reranker(lib, data, out / "heads", seed, time_budget_s=None)
-        row["library head"] = held_out_r1(lib, evaluate, table, folder, held)
+        row["library head"] = held_out_r1(lib, held)
         row["library head weight"] = info.get("weight", 0.0)
         donor_head.weight, _, _ = choose_weight(lib, donor_head, data, seed)
         lib._reranker = donor_head
-        row["donor head"] = held_out_r1(lib, evaluate, table, folder, held)
+        row["donor head"] = held_out_r1(lib, held)
         row["donor head weight"] = donor_head.weight
         lib.close()
         rows.append(row)

@@ -142,6 +142,22 @@ def owner_split(photos: list[str], seed: int, fraction: float) -> tuple[list, li
     return order[:cut], order[cut:]
 
 
+def add_captions(lib: PhotoLibrary, folder: Path, table: dict[str, list[str]],
+                 photos: list[str]) -> None:
+    """The photos' captions enter the catalog as if read from their metadata."""
+    _add_texts(lib, {folder / p: [("caption", c) for c in table[p]] for p in photos})
+
+
+def caption_ranks(lib: PhotoLibrary, folder: Path, table: dict[str, list[str]],
+                  held_out: list[str]) -> np.ndarray:
+    """For every caption of every held-out photo, that photo's rank (1 = first)."""
+    queries = [(c, folder / p) for p in held_out for c in table[p]]
+    ids = {str(folder / p): lib.catalog.photo_by_path(folder / p).id for p in held_out}
+    ranked = _rankings(lib, [q for q, _ in queries])
+    return np.array([int(np.flatnonzero(row == ids[str(path)])[0]) + 1
+                     for row, (_, path) in zip(ranked, queries)])
+
+
 def captioned(folder: Path, captions_csv: Path, work: Path, make_library,
               settings: EvalSettings, on_row=None) -> list[dict]:
     table = read_table(captions_csv, "caption")
@@ -152,18 +168,14 @@ def captioned(folder: Path, captions_csv: Path, work: Path, make_library,
         owner, held_out = owner_split(photos, seed, settings.owner_fraction)
         for variant in settings.variants:
             lib = _fresh(base, work / "run", make_library)
-            _add_texts(lib, {folder / p: [("caption", c) for c in table[p]] for p in owner})
+            add_captions(lib, folder, table, owner)
             started = time.monotonic()
             info = _adapt(lib, variant, settings, seed)
-            queries = [(c, folder / p) for p in held_out for c in table[p]]
-            ids = {str(folder / p): lib.catalog.photo_by_path(folder / p).id for p in held_out}
-            ranked = _rankings(lib, [q for q, _ in queries])
-            ranks = np.array([int(np.flatnonzero(row == ids[str(path)])[0]) + 1
-                              for row, (_, path) in zip(ranked, queries)])
+            ranks = caption_ranks(lib, folder, table, held_out)
             rows.append({"protocol": "captioned", "variant": variant, "seed": seed,
                          "R@1": _pct(ranks <= 1), "R@5": _pct(ranks <= 5),
                          "R@10": _pct(ranks <= 10), "median_rank": float(np.median(ranks)),
-                         "queries": len(queries), "gallery": len(lib.vectors),
+                         "queries": len(ranks), "gallery": len(lib.vectors),
                          "wall_s": round(time.monotonic() - started, 1), **info})
             lib.close()
             if on_row:
