@@ -140,6 +140,24 @@ def test_root_away_and_back_keeps_its_photos(library, tmp_path, watch):
     assert library.embedder.images_encoded == encoded
 
 
+def test_root_gone_while_being_watched_goes_offline(library, tmp_path, watch, monkeypatch):
+    """The folder vanishes between the presence check and the watch (a drive pulled at that
+    moment): the watcher must survive it and take the root offline at its next check."""
+    drive = tmp_path / "drive"
+    copy_photos(drive, 2)
+    library.index([drive])
+    drive.rename(tmp_path / "unplugged")
+    present = library.root_present
+    lies = [True]  # the first check still sees the folder
+    monkeypatch.setattr(library, "root_present",
+                        lambda path: lies.pop() if lies else present(path))
+    watcher = watch(polling=True)
+    # states() leaves out a root that has no state yet, as this one has until that check
+    wait_for(lambda: watcher.states().get(str(drive)) == OFFLINE, what="root offline")
+    assert not lies and watcher._thread.is_alive()
+    assert not library.status()["roots"][0]["online"]
+
+
 def test_index_never_deletes_photos_of_a_missing_root(library, tmp_path):
     copy_photos(tmp_path / "drive", 3)
     library.index([tmp_path / "drive"])

@@ -246,6 +246,8 @@ class LibraryWatcher:
                     root.state is not None and root.identity != _identity(path))
                 if root.state is None or returned:
                     self._watch(path, root)
+                    if root.state is None:
+                        continue
                 if returned or (not online and not reconciling):
                     self.changes.rescan(path)
         if went_offline:
@@ -265,7 +267,12 @@ class LibraryWatcher:
                 reason = f"native watching failed: {exc}"
         if reason is not None:
             log.info("photofind: polling %s (%s)", path, reason)
-            root.watch = self._poller.schedule(handler, path, recursive=True, event_filter=EVENTS)
+            try:  # the poller snapshots the folder at once
+                root.watch = self._poller.schedule(handler, path, recursive=True,
+                                                   event_filter=EVENTS)
+            except OSError:  # gone since it was found present: the next check takes it offline
+                root.state = None
+                return
             root.observer, root.state = self._poller, POLLING
         root.identity = _identity(path)
 
