@@ -88,8 +88,8 @@ def drop(window: MainWindow, *paths: Path) -> None:
 
 def indexed(qtbot, window: MainWindow, folder: Path, count: int) -> None:
     drop(window, folder)
-    qtbot.waitUntil(lambda: window.jobs == 0 and window.model.rowCount() == count,
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.jobs == 0 and window.model.rowCount() == count
+                    and window.photo_count == count, timeout=WAIT_MS)
 
 
 def scores(window: MainWindow) -> list[float]:
@@ -267,6 +267,24 @@ def add_texts(window: MainWindow, texts: dict[Path, list[tuple[str, str]]]) -> N
             lib.catalog.add_texts(db, row.id, [TextItem(kind, text, "test", str(photo))
                                                for kind, text in items])
     window.refresh_status()
+
+
+def test_an_older_library_summary_never_overwrites_a_newer_one(qtbot, make_window, tmp_path,
+                                                               monkeypatch):
+    """Summaries are read on two pool threads, so replies can arrive out of order (this made
+    the count lag the grid after indexing)."""
+    window = make_window()
+    copy_photos(tmp_path / "photos", 3)
+    indexed(qtbot, window, tmp_path / "photos", 3)
+    replies = []
+    monkeypatch.setattr(window.backend, "status", replies.append)
+    window.refresh_status()
+    window.refresh_status()
+    newer = {"photos": 3, "roots": window.roots, "tags": [], "errors": 0, "model": "tiny"}
+    replies[1](newer)
+    replies[0](dict(newer, photos=0))  # the older snapshot, arriving last
+    assert window.photo_count == 3
+    assert window.summary.text().startswith("3 photos")
 
 
 def shown(window: MainWindow) -> list[str]:

@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         self.options = SimpleNamespace()
         self.photo_count, self.roots, self.states = 0, [], {}
         self.jobs = self.pending = 0
+        self.status_asked = self.status_shown = 0  # replies can overtake each other
         self.similar_to: str | None = None
         self.asked = Query()
         self.folder: str | None = None
@@ -180,11 +181,13 @@ class MainWindow(QMainWindow):
         else:
             self.model.set_loader(backend.thumbs)
             self.model.set_hits([])
-        backend.status(self._first_status)
+        self.status_asked += 1
+        asked = self.status_asked
+        backend.status(lambda status: self._first_status(status, asked))
         return True
 
-    def _first_status(self, status: dict) -> None:
-        self._status(status)
+    def _first_status(self, status: dict, asked: int) -> None:
+        self._status(status, asked)
         self.run_search()
         if self.backend is None:
             return
@@ -194,9 +197,16 @@ class MainWindow(QMainWindow):
 
     def refresh_status(self) -> None:
         if self.backend is not None:
-            self.backend.status(self._status)
+            self.status_asked += 1
+            asked = self.status_asked
+            self.backend.status(lambda status: self._status(status, asked))
 
-    def _status(self, status: dict) -> None:
+    def _status(self, status: dict, asked: int) -> None:
+        """Show a library summary, unless a newer one is already shown: two pool threads
+        read the catalog, and an older snapshot must not overwrite a newer one."""
+        if asked < self.status_shown:
+            return
+        self.status_shown = asked
         self.photo_count, self.roots = status["photos"], status["roots"]
         self._show_folders()
         self.filter_bar.set_roots([root["path"] for root in self.roots])
