@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -156,6 +157,26 @@ def test_root_gone_while_being_watched_goes_offline(library, tmp_path, watch, mo
     wait_for(lambda: watcher.states().get(str(drive)) == OFFLINE, what="root offline")
     assert not lies and watcher._thread.is_alive()
     assert not library.status()["roots"][0]["online"]
+
+
+def test_a_failed_root_check_is_retried_not_fatal(library, tmp_path, watch, monkeypatch):
+    """A catalog read that fails during a root check (locked by another writer past its busy
+    timeout) is logged; the watcher thread lives on and watches at the next check."""
+    copy_photos(tmp_path / "photos", 2)
+    library.index([tmp_path / "photos"])
+    roots, calls = library.catalog.roots, []
+
+    def locked_on_the_first_background_check():
+        calls.append(1)
+        if len(calls) == 2:  # the first call is start()'s own check, in the caller's thread
+            raise sqlite3.OperationalError("database is locked")
+        return roots()
+    monkeypatch.setattr(library.catalog, "roots", locked_on_the_first_background_check)
+    watcher = watch()
+    wait_for(lambda: len(calls) >= 3, what="a check after the failed one")
+    assert watcher._thread.is_alive()
+    copy_photos(tmp_path / "photos", 1, start=2)
+    wait_for(lambda: len(catalog_paths(library)) == 3, what="new photo indexed")
 
 
 def test_index_never_deletes_photos_of_a_missing_root(library, tmp_path):

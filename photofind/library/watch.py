@@ -171,7 +171,10 @@ class LibraryWatcher:
         while not self._stop.is_set():
             now = self.changes.clock()
             if now >= next_check:
-                self._check_roots()
+                try:
+                    self._check_roots()
+                except Exception:  # e.g. the catalog locked by another writer: try again later
+                    log.exception("photofind: checking the library's folders failed")
                 next_check = now + self.check_every
             self._busy = True  # before taking, so that ``busy`` never misses a batch in hand
             if batch := self.changes.take():
