@@ -3,7 +3,8 @@
 * latency p50/p95 of a full text query (text encode + HNSW + filter + rerank of the top 50)
   at 10k and 100k photos: synthetic unit vectors for the index, a real text tower forward
   (ViT-B-32 architecture, random weights: same cost as the pretrained model), a real token
-  store and cross-encoder head; baseline: exact brute-force search in the same run;
+  store, cross-encoder head and neighbours' texts (a tenth of the photos described, at most
+  5,000); baseline: exact brute-force search in the same run;
 * HNSW recall@10 against exact search and query time per search ``ef``: on the bench
   model's real embeddings of 6,091 photos (caption queries), and at 100k (1M with
   --million) vectors, both clustered isotropic ones and ones drawn with the real
@@ -27,6 +28,7 @@ import torch
 
 from photofind.index.hnsw import HnswParams, VectorIndex
 from photofind.index.tokens import TokenStore
+from photofind.search.neighbours import NeighbourTexts
 from photofind.search.rerank import CrossEncoder, Reranker, rerank
 
 
@@ -66,7 +68,11 @@ def latency(size: int, tower, queries: list[str], work: Path) -> dict:
         chunk = ids[start:start + 20000]
         store.put(chunk, np.random.default_rng(start).normal(
             size=(len(chunk), 16, dim)).astype(np.float16))
-    head = Reranker(CrossEncoder(dim), 0.25, {})
+    labelled = min(size // 10, 5000)  # a tenth of the library described, 3 texts each
+    neighbours = NeighbourTexts(ids[:labelled], vectors[:labelled].astype(np.float16),
+                                unit(3 * labelled, dim, seed=1).astype(np.float16),
+                                np.arange(0, 3 * labelled, 3))
+    head = Reranker(CrossEncoder(dim), 0.25, {}, neighbours, 0.4)
     allowed = set(ids[::2].tolist())  # a filter keeping half the library
     timings = {"hnsw": [], "hnsw_filtered": [], "exact": [], "full_query": [],
                "text_encode": [], "rerank_only": []}
@@ -79,8 +85,10 @@ def latency(size: int, tower, queries: list[str], work: Path) -> dict:
             t1 = time.perf_counter()
             hits = index.search(query, 50, allowed.__contains__)
             t2 = time.perf_counter()
-            image, _ = store.get([pid for pid, _ in hits])
-            rerank(hits, head.scores(tokens, mask, image), head.weight)
+            top = [pid for pid, _ in hits]
+            image, _ = store.get(top)
+            candidates = np.stack([index.vector(pid) for pid in top])
+            rerank(hits, head.bonus(tokens, mask, query, top, candidates, image))
             t3 = time.perf_counter()
         timings["full_query"].append(t3 - t0)
         timings["rerank_only"].append(t3 - t2)

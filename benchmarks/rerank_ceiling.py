@@ -39,7 +39,7 @@ def main() -> None:
     from photofind.adapt.library import teach_reranker
     from photofind.core import PhotoLibrary
     from photofind.embed.model import ModelSpec
-    from photofind.search.rerank_train import choose_weight, train_reranker
+    from photofind.search.rerank_train import choose_weights, train_reranker
 
     spec = ModelSpec("custom", str(MODEL / "bench-lit.safetensors"),
                      str(MODEL / "bench-lit.json"))
@@ -82,7 +82,7 @@ def main() -> None:
         info = teach_reranker(lib, data, out / "heads", seed, time_budget_s=None)
         row["library head"] = held_out_r1(lib, held)
         row["library head weight"] = info.get("weight", 0.0)
-        donor_head.weight, _, _ = choose_weight(lib, donor_head, data, seed)
+        donor_head.weight = choose_weights(lib, donor_head, data, seed, (0.0,))["weight"]
         lib._reranker = donor_head
         row["donor head"] = held_out_r1(lib, held)
         row["donor head weight"] = donor_head.weight

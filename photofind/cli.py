@@ -280,6 +280,7 @@ def cmd_adapt(lib, args) -> int:
     from photofind.adapt import library as adaptation
     from photofind.adapt.data import NotEnoughData
     from photofind.adapt.store import AdaptConfig
+    from photofind.search.rerank import weights_text
 
     if args.reset:
         adaptation.reset(lib)
@@ -321,7 +322,7 @@ def cmd_adapt(lib, args) -> int:
           "Not kept: it did not beat the zero-shot model on held-out photos.")
     if result.rerank and "before" in result.rerank:
         rr = result.rerank
-        state = f"on (weight {rr['weight']})" if rr["kept"] else "off (no gain on held-out)"
+        state = f"on ({weights_text(rr)})" if rr["kept"] else "off (no gain on held-out)"
         print(f"Reranker: {state}; held-out R@1 {rr['before']['R@1']:.1f} → "
               f"{rr['after']['R@1']:.1f}, score {rr['before']['score']:.1f} → "
               f"{rr['after']['score']:.1f}.")

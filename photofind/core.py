@@ -85,7 +85,7 @@ class SearchResult:
     photo: PhotoRow
     score: float | None  # cosine similarity; None when listing by filters alone
     text_match: bool = False  # a caption or tag matched the query words
-    rerank_score: float | None = None  # the cross-encoder's score, when it re-ranked this
+    rerank_score: float | None = None  # what reranking added to the cosine, when it ran
 
     @property
     def path(self) -> str:
@@ -524,9 +524,11 @@ class PhotoLibrary:
         cosine, cross = dict(hits), {}
         if reranker is not None:
             top = hits[:DEFAULT_TOP_K]
-            image_tokens, _ = self.tokens.get([pid for pid, _ in top])
-            reordered = rerank_hits(top, reranker.scores(text_tokens, text_mask, image_tokens),
-                                    reranker.weight)
+            top_ids = [pid for pid, _ in top]
+            image_tokens, _ = self.tokens.get(top_ids)
+            top_vectors = np.stack([self.vectors.vector(pid) for pid in top_ids])
+            reordered = rerank_hits(top, reranker.bonus(text_tokens, text_mask, query, top_ids,
+                                                        top_vectors, image_tokens))
             cross = {pid: c for pid, _, c in reordered}
             hits = [(pid, cos) for pid, cos, _ in reordered] + hits[DEFAULT_TOP_K:]
         order, matched = [pid for pid, _ in hits], set()

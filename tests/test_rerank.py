@@ -12,8 +12,9 @@ from test_adapt import CAPTIONS, captioned_library
 from photofind.adapt.data import build_data
 from photofind.core import PhotoLibrary
 from photofind.index.tokens import TokenStore
-from photofind.search.rerank import CrossEncoder, Reranker
-from photofind.search.rerank_train import train_reranker
+from photofind.search.neighbours import NeighbourTexts
+from photofind.search.rerank import CrossEncoder, Reranker, weights_text
+from photofind.search.rerank_train import neighbour_texts, train_reranker
 
 from conftest import copy_photos
 
@@ -57,16 +58,28 @@ def test_head_learns_and_rerank_moves_only_the_top_k(tmp_path, tiny_model):
     assert all(r.rerank_score is None for r in plain)  # off: the bi-encoder order exactly
 
 
+def unit_rows(rng, rows: int, dim: int = 32) -> np.ndarray:
+    data = rng.normal(size=(rows, dim)).astype(np.float32)
+    return data / np.linalg.norm(data, axis=1, keepdims=True)
+
+
 def test_reranker_file_round_trips(tmp_path):
     head = CrossEncoder(32)
     torch.nn.init.normal_(head.word_weight.weight)  # not the zero initialisation
-    reranker = Reranker(head, 0.2, {"note": "x"})
+    rng = np.random.default_rng(0)
+    neighbours = NeighbourTexts(np.array([4, 7, 9]), unit_rows(rng, 3).astype(np.float16),
+                                unit_rows(rng, 5).astype(np.float16), np.array([0, 2, 3]),
+                                k=2, tau=0.1)
+    reranker = Reranker(head, 0.2, {"note": "x"}, neighbours, 0.4)
     reranker.save(tmp_path / "r.safetensors")
     loaded = Reranker.load(tmp_path / "r.safetensors")
     text, mask = torch.randn(1, 5, 32), torch.ones(1, 5, dtype=torch.bool)
-    image = np.random.default_rng(0).normal(size=(3, 16, 32)).astype(np.float16)
-    assert loaded.weight == 0.2
+    image = rng.normal(size=(3, 16, 32)).astype(np.float16)
+    query, candidates = unit_rows(rng, 1)[0], unit_rows(rng, 3)
+    assert (loaded.weight, loaded.neighbour_weight, loaded.neighbours.k) == (0.2, 0.4, 2)
     assert np.allclose(loaded.scores(text, mask, image), reranker.scores(text, mask, image))
+    assert np.allclose(loaded.bonus(text, mask, query, [1, 4, 5], candidates, image),
+                       reranker.bonus(text, mask, query, [1, 4, 5], candidates, image))
     meta = json.loads((tmp_path / "r.json").read_text())
     meta["config"].pop("version")  # a head from before the joint-space tokens
     (tmp_path / "r.json").write_text(json.dumps(meta))
@@ -95,3 +108,46 @@ def test_without_a_trained_head_search_is_unchanged(tmp_path, tiny_model):
     assert [r.path for r in lib.search("two children", k=12)] == \
         [r.path for r in lib.search("two children", k=12, rerank=False)]
     assert CAPTIONS  # shared caption table loaded
+
+
+def test_look_alikes_texts_lift_a_photo_but_never_its_own():
+    """A candidate that looks like a photo described in the query's words is lifted; a
+    described photo's own texts do not count for it (only its look-alikes' do)."""
+    rng = np.random.default_rng(1)
+    looks = unit_rows(rng, 3)  # the described photos 10, 11, 12
+    words = unit_rows(rng, 3)
+    query = words[0]  # what photo 10's caption says
+    neighbours = NeighbourTexts(np.array([10, 11, 12]), looks.astype(np.float16),
+                                words.astype(np.float16), np.arange(3), k=1, tau=0.05)
+    near_10 = looks[0] + 0.1 * unit_rows(rng, 1)[0]
+    near_11 = looks[1] + 0.1 * unit_rows(rng, 1)[0]
+    candidates = np.stack([near_10 / np.linalg.norm(near_10), near_11 / np.linalg.norm(near_11),
+                           looks[0]])
+    lifted, other, itself = neighbours.scores(query, [1, 2, 10], candidates)
+    assert lifted == pytest.approx(1.0, abs=0.01) and other < 0.5
+    assert itself < 0.5  # photo 10 is scored by its nearest other photo's words
+
+
+def test_neighbour_texts_rerank_the_top_k_through_search(tmp_path, tiny_model):
+    lib, photos = captioned_library(tmp_path, tiny_model, photos=70, captioned=60)
+    data = build_data(lib.catalog.all_texts(), sorted(lib.vectors.ids), seed=0)
+    reranker = train_reranker(lib, data, epochs=1)
+    assert reranker.meta["after"]["score"] >= reranker.meta["before"]["score"]
+    neighbours = neighbour_texts(lib, [data.train, data.val])
+    assert len(neighbours.photo_ids) == 60 and len(neighbours.text_vectors) == 120
+    reranker.neighbours, reranker.weight, reranker.neighbour_weight = neighbours, 0.0, 10.0
+    assert reranker.active and weights_text({"weight": 0.0, "neighbour_weight": 10.0}) == \
+        "look-alikes' texts ×10.0"
+    lib._reranker = reranker
+    plain = lib.search("a dog runs on the grass", k=70, rerank=False, hybrid=False)
+    reranked = lib.search("a dog runs on the grass", k=70, hybrid=False)
+    assert {r.photo.id for r in reranked[:50]} == {r.photo.id for r in plain[:50]}
+    assert [r.photo.id for r in reranked[:50]] != [r.photo.id for r in plain[:50]]
+    bonus = [r.rerank_score for r in reranked[:50]]
+    assert [r.score + b for r, b in zip(reranked[:50], bonus)] == \
+        sorted((r.score + b for r, b in zip(reranked[:50], bonus)), reverse=True)
+    reranker.save(tmp_path / "r.safetensors")
+    again = Reranker.load(tmp_path / "r.safetensors")
+    lib._reranker = again
+    assert [r.photo.id for r in lib.search("a dog runs on the grass", k=70, hybrid=False)] \
+        == [r.photo.id for r in reranked]

@@ -131,6 +131,7 @@ def teach_reranker(lib, data, workdir: Path, seed: int, progress=None, cancel=No
     if reranker is None:
         return {"kept": False}
     summary = {"kept": reranker.active, "weight": reranker.weight,
+               "neighbour_weight": reranker.neighbour_weight,
                "before": reranker.meta["before"], "after": reranker.meta["after"],
                "seconds": reranker.meta["seconds"]}
     if reranker.active:

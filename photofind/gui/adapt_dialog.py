@@ -29,6 +29,7 @@ from photofind.adapt.trainer import AdaptProgress, AdaptResult
 from photofind.core import CancelToken
 from photofind.gui.progress import duration
 from photofind.gui.tasks import run_task
+from photofind.search.rerank import weights_text
 
 PHASES = {"caching": "Preparing your photos", "baseline": "Measuring the plain model",
           "training": "Training", "validating": "Checking on set-aside photos",
@@ -349,7 +350,7 @@ def rerank_text(rerank: dict | None) -> str:
     change = f"R@1 on set-aside photos {rerank['before']['R@1']:.1f} → " \
              f"{rerank['after']['R@1']:.1f}"
     if rerank["kept"]:
-        return f"Re-ranker: on (weight {rerank['weight']}), {change}."
+        return f"Re-ranker: on ({weights_text(rerank)}), {change}."
     return f"Re-ranker: off, it did not help ({change})."
 
 

@@ -117,7 +117,7 @@ def match_facts(hit: Hit) -> list[tuple[str, str]]:
     if hit.text_match:
         facts.append(("Matched", "your words in its captions or tags"))
     if hit.rerank_score is not None:
-        facts.append(("Re-ranked", f"cross-encoder score {hit.rerank_score:.3f}"))
+        facts.append(("Re-ranked", f"{hit.rerank_score:+.3f} to its score"))
     return facts
 
 

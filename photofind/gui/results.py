@@ -144,7 +144,7 @@ def badges(hit: Hit) -> list[tuple[str, str]]:
     if hit.text_match:
         found.append(("words", "matched your words in its captions or tags"))
     if hit.rerank_score is not None:
-        found.append(("re-ranked", f"re-ranked (cross-encoder {hit.rerank_score:.2f})"))
+        found.append(("re-ranked", f"re-ranked ({hit.rerank_score:+.2f} to its score)"))
     return found
 
 

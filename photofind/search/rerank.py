@@ -3,9 +3,11 @@
 
 The query's token features from the frozen text tower attend to each candidate photo's 16
 stored image tokens (``photofind.index.tokens``) through a small cross-attention block.
-Only this head trains, on the residual of the bi-encoder; its score is fused with the
-bi-encoder's cosine as ``cosine + weight × cross``, the weight chosen on validation
-(0 = rerank stays off).
+Only this head trains, on the residual of the bi-encoder. A second, training-free signal
+joins it: the owner's texts on photos that look like the candidate
+(``photofind.search.neighbours``). The fused score is
+``cosine + weight × cross + neighbour_weight × neighbours``, both weights chosen on validation
+(both 0 = rerank stays off).
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from photofind.search.neighbours import NeighbourTexts
+
 DEFAULT_TOP_K = 50
 WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)  # fusion weights tried on validation; trained at 1
+NEIGHBOUR_WEIGHTS = (0.0, 0.1, 0.2, 0.4, 0.8)
 VERSION = 2  # heads of version 1 (text tokens before the projection) are not loaded
 
 
@@ -79,14 +84,27 @@ class CrossEncoder(nn.Module):
 
 
 class Reranker:
-    """A trained head with its fusion weight, for one model key."""
+    """A trained head and the neighbours' texts with their fusion weights, for one model key."""
 
-    def __init__(self, head: CrossEncoder, weight: float, meta: dict):
+    def __init__(self, head: CrossEncoder, weight: float, meta: dict,
+                 neighbours: NeighbourTexts | None = None, neighbour_weight: float = 0.0):
         self.head, self.weight, self.meta = head.eval(), weight, meta
+        self.neighbours, self.neighbour_weight = neighbours, neighbour_weight
 
     @property
     def active(self) -> bool:
-        return self.weight > 0
+        return self.weight > 0 or (self.neighbours is not None and self.neighbour_weight > 0)
+
+    def bonus(self, text_tokens, text_mask, query: np.ndarray, candidate_ids,
+              candidate_vectors: np.ndarray, image_tokens: np.ndarray) -> np.ndarray:
+        """What reranking adds to each candidate's cosine."""
+        total = np.zeros(len(candidate_ids), dtype=np.float32)
+        if self.weight > 0:
+            total += self.weight * self.scores(text_tokens, text_mask, image_tokens)
+        if self.neighbours is not None and self.neighbour_weight > 0:
+            total += self.neighbour_weight * self.neighbours.scores(query, candidate_ids,
+                                                                    candidate_vectors)
+        return total
 
     @torch.no_grad()
     def scores(self, text_tokens, text_mask, image_tokens: np.ndarray) -> np.ndarray:
@@ -99,11 +117,18 @@ class Reranker:
         from safetensors.torch import save_file
 
         path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.contiguous() for k, v in self.head.state_dict().items()}
+        neighbours = {}
+        if self.neighbours is not None:
+            tensors.update({f"neighbours.{k}": torch.from_numpy(np.ascontiguousarray(v))
+                            for k, v in self.neighbours.tensors().items()})
+            neighbours = {"k": self.neighbours.k, "tau": self.neighbours.tau}
         tmp = path.with_name(path.name + ".tmp")
-        save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, str(tmp))
+        save_file(tensors, str(tmp))
         os.replace(tmp, path)
         path.with_suffix(".json").write_text(json.dumps(
-            {**self.meta, "weight": self.weight, "config": self.head.config}, indent=2))
+            {**self.meta, "weight": self.weight, "neighbour_weight": self.neighbour_weight,
+             "neighbours": neighbours, "config": self.head.config}, indent=2))
 
     @classmethod
     def load(cls, path: Path) -> Reranker:
@@ -113,16 +138,32 @@ class Reranker:
         config = dict(meta["config"])
         if config.pop("version", 1) != VERSION:
             raise ValueError(f"{path.name}: reranker from an older photofind; adapt again")
+        tensors = load_file(str(path))
         head = CrossEncoder(**config)
-        head.load_state_dict(load_file(str(path)))
-        return cls(head, float(meta["weight"]), meta)
+        head.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("neighbours.")})
+        neighbours = None
+        if meta.get("neighbours"):
+            arrays = {k.removeprefix("neighbours."): v.numpy() for k, v in tensors.items()
+                      if k.startswith("neighbours.")}
+            neighbours = NeighbourTexts(**arrays, **meta["neighbours"])
+        return cls(head, float(meta["weight"]), meta, neighbours,
+                   float(meta.get("neighbour_weight", 0.0)))
 
 
-def rerank(hits: list[tuple[int, float]], cross: np.ndarray, weight: float
+def rerank(hits: list[tuple[int, float]], bonus: np.ndarray
            ) -> list[tuple[int, float, float]]:
-    """Reorder retrieved (id, cosine) by cosine + weight·cross; only these k photos move."""
-    fused = [(pid, cos, float(c)) for (pid, cos), c in zip(hits, cross)]
-    return sorted(fused, key=lambda item: -(item[1] + weight * item[2]))
+    """Reorder retrieved (id, cosine) by cosine + bonus; only these k photos move."""
+    fused = [(pid, cos, float(b)) for (pid, cos), b in zip(hits, bonus)]
+    return sorted(fused, key=lambda item: -(item[1] + item[2]))
+
+
+def weights_text(summary: dict) -> str:
+    """The kept reranker's fusion weights, for people: "cross-encoder ×0.25 + look-alikes'
+    texts ×0.4"."""
+    parts = [f"cross-encoder ×{summary['weight']}"] if summary["weight"] else []
+    if summary.get("neighbour_weight"):
+        parts.append(f"look-alikes' texts ×{summary['neighbour_weight']}")
+    return " + ".join(parts)
 
 
 def nce_loss(scores: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@ negatives mined from the bi-encoder's own top-k, fusion weight picked on validat
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 
@@ -12,13 +13,14 @@ from torch.nn.utils.rnn import pad_sequence
 
 from photofind.adapt.data import QUERY_TEMPLATE, AdaptationData
 from photofind.adapt.trainer import retrieval_metrics, validation_gallery
+from photofind.search.neighbours import K_CHOICES, TAU_CHOICES, NeighbourTexts
 from photofind.search.rerank import (
     DEFAULT_TOP_K,
+    NEIGHBOUR_WEIGHTS,
     WEIGHTS,
     CrossEncoder,
     Reranker,
     nce_loss,
-    rerank,
 )
 
 
@@ -111,18 +113,45 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
                 progress(epoch + 1, epochs, loss.item())
         epochs_run = epoch + 1
     reranker = Reranker(head, 0.0, {"losses": [round(v, 4) for v in losses]})
-    weight, before, after = choose_weight(lib, reranker, data, seed)
-    reranker.weight = weight
-    reranker.meta.update({"before": before, "after": after, "seconds":
-                          round(time.monotonic() - started, 1), "train_texts": len(names),
-                          "epochs": epochs_run,
+    choice = choose_weights(lib, reranker, data, seed)
+    reranker.weight, reranker.neighbour_weight = choice["weight"], choice["neighbour_weight"]
+    if reranker.neighbour_weight > 0:  # the app's neighbours: every labelled photo's texts
+        reranker.neighbours = neighbour_texts(lib, [data.train, data.val])
+        reranker.neighbours.k, reranker.neighbours.tau = choice["k"], choice["tau"]
+    reranker.meta.update({"before": choice["before"], "after": choice["after"],
+                          "seconds": round(time.monotonic() - started, 1),
+                          "train_texts": len(names), "epochs": epochs_run,
                           "model_key": lib.model_key})
     return reranker
 
 
-def choose_weight(lib, reranker: Reranker, data: AdaptationData, seed: int
-                  ) -> tuple[float, dict, dict]:
-    """The fusion weight with the best validation score (0 = rerank off)."""
+def neighbour_texts(lib, labelled) -> NeighbourTexts:
+    """The texts of the ``labelled`` photo sets, with the photos' current image vectors."""
+    photos = {pid: part.texts_of(pid) for part in labelled for pid in part.photo_ids}
+
+    def vectors_of(ids):
+        found, vectors = lib.catalog.embeddings(lib.model_key, ids)
+        assert list(found) == list(ids), "labelled photos without an embedding"
+        return vectors
+    return NeighbourTexts.build(lib.embedder.encode_texts, photos, vectors_of)
+
+
+def _fused(similarity: np.ndarray, top: np.ndarray, bonus: np.ndarray) -> np.ndarray:
+    """``similarity`` with each query's top-k reordered by cosine + bonus and lifted above
+    the rest, as the search path does."""
+    fused = similarity.copy()
+    order = np.argsort(-(np.take_along_axis(similarity, top, 1) + bonus), axis=1, kind="stable")
+    lifted = similarity.max() + 1 + np.arange(top.shape[1], 0, -1, dtype=similarity.dtype)
+    np.put_along_axis(fused, np.take_along_axis(top, order, 1),
+                      np.broadcast_to(lifted, top.shape), 1)
+    return fused
+
+
+def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
+                   neighbour_weights=NEIGHBOUR_WEIGHTS) -> dict:
+    """The fusion weights (head, neighbours' texts with their k and temperature) with the best
+    validation score; both 0 = rerank off. The validation photos' own texts stay out of the
+    neighbours, as an uncaptioned photo's are absent in use."""
     gallery = validation_gallery(data, 3000, seed)
     ids, gallery_vectors = lib.catalog.embeddings(lib.model_key, gallery)
     queries = _texts(data.val)
@@ -130,24 +159,25 @@ def choose_weight(lib, reranker: Reranker, data: AdaptationData, seed: int
     vectors, tokens = _encode(lib.embedder, names)
     similarity = vectors @ gallery_vectors.T
     top = np.argsort(-similarity, axis=1)[:, :DEFAULT_TOP_K]
-    cross = []
-    for i in range(len(names)):
-        image, _ = lib.tokens.get(ids[top[i]])
-        text, mask = _batch([tokens[i]])
-        cross.append(reranker.scores(text, mask, image))
-    gallery_ids = ids.tolist()
-    position = {pid: j for j, pid in enumerate(gallery_ids)}
-    relevant = [queries[name] for name in names]
-    results = {}
-    for weight in WEIGHTS:
-        fused = similarity.copy()
-        for i in range(len(names)):  # rerank moves only the retrieved top-k
-            hits = [(int(ids[j]), float(similarity[i, j])) for j in top[i]]
-            order = rerank(hits, cross[i], weight)
-            base = similarity[i].max() + 1
-            for rank, (pid, _, _) in enumerate(order):
-                fused[i, position[pid]] = base + (len(order) - rank)
-        results[weight] = retrieval_metrics(fused, gallery_ids, relevant)
-    best = max(WEIGHTS, key=lambda w: (results[w]["score"], -w))
-    strip = {k: v for k, v in results[0.0].items() if k != "per_query"}
-    return best, strip, {k: v for k, v in results[best].items() if k != "per_query"}
+    cross = np.stack([reranker.scores(*_batch([tokens[i]]), lib.tokens.get(ids[top[i]])[0])
+                      for i in range(len(names))])
+    neighbours = neighbour_texts(lib, [data.train])
+    by_choice = {(0, 0.0): np.zeros_like(cross)}
+    for k, tau in itertools.product(K_CHOICES, TAU_CHOICES):
+        neighbours.k, neighbours.tau = k, tau
+        by_choice[k, tau] = np.stack([neighbours.scores(vectors[i], ids[top[i]],
+                                                        gallery_vectors[top[i]])
+                                      for i in range(len(names))])
+    gallery_ids, relevant = ids.tolist(), [queries[name] for name in names]
+    results = []
+    for weight, neighbour_weight, (k, tau) in itertools.product(
+            WEIGHTS, neighbour_weights, by_choice):
+        if (neighbour_weight == 0) != (k == 0):
+            continue
+        bonus = weight * cross + neighbour_weight * by_choice[k, tau]
+        metrics = retrieval_metrics(_fused(similarity, top, bonus), gallery_ids, relevant)
+        results.append(({"weight": weight, "neighbour_weight": neighbour_weight, "k": k,
+                         "tau": tau}, {m: v for m, v in metrics.items() if m != "per_query"}))
+    best = max(results, key=lambda r: (r[1]["score"], -r[0]["weight"],
+                                       -r[0]["neighbour_weight"]))
+    return {**best[0], "before": results[0][1], "after": best[1]}
