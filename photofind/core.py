@@ -526,7 +526,7 @@ class PhotoLibrary:
             top = hits[:DEFAULT_TOP_K]
             top_ids = [pid for pid, _ in top]
             image_tokens, _ = self.tokens.get(top_ids)
-            top_vectors = np.stack([self.vectors.vector(pid) for pid in top_ids])
+            top_vectors = self.vectors.vectors(top_ids)
             reordered = rerank_hits(top, reranker.bonus(text_tokens, text_mask, query, top_ids,
                                                         top_vectors, image_tokens))
             cross = {pid: c for pid, _, c in reordered}

@@ -112,8 +112,11 @@ class VectorIndex:
         return np.zeros((1, 0), np.int64), np.zeros((1, 0), np.float32)
 
     def vector(self, label: int) -> np.ndarray:
+        return self.vectors([label])[0]
+
+    def vectors(self, labels) -> np.ndarray:
         with self._lock:
-            return np.asarray(self._index.get_items([label])[0], np.float32)
+            return np.asarray(self._index.get_items(list(labels)), np.float32)
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: Path, stamp: dict) -> None:
