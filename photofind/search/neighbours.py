@@ -35,14 +35,14 @@ class NeighbourTexts:
         self.text_vectors = np.asarray(self.text_vectors, dtype=np.float32)
 
     @classmethod
-    def build(cls, encode_texts, photos: dict[int, list[str]], vectors_of) -> NeighbourTexts:
-        """``photos``: photo id → its texts; ``vectors_of(ids)`` → their image vectors."""
-        ids = sorted(pid for pid, texts in photos.items() if texts)
-        texts = [text for pid in ids for text in photos[pid]]
-        starts = np.cumsum([0] + [len(photos[pid]) for pid in ids[:-1]])
-        text_vectors = np.concatenate([encode_texts(texts[i:i + 256])
-                                       for i in range(0, len(texts), 256)])
-        return cls(np.asarray(ids, dtype=np.int64), vectors_of(ids), text_vectors,
+    def build(cls, encode_texts, photo_ids, photo_vectors: np.ndarray,
+              texts: list[list[str]]) -> NeighbourTexts:
+        """Photos (ids, image vectors) and each one's texts, at least one each."""
+        flat = [text for own in texts for text in own]
+        starts = np.cumsum([0] + [len(own) for own in texts[:-1]])
+        text_vectors = np.concatenate([encode_texts(flat[i:i + 256])
+                                       for i in range(0, len(flat), 256)])
+        return cls(np.asarray(photo_ids, dtype=np.int64), photo_vectors, text_vectors,
                    starts.astype(np.int64))
 
     def scores(self, query: np.ndarray, candidate_ids, candidate_vectors: np.ndarray

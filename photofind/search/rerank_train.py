@@ -127,13 +127,10 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
 
 def neighbour_texts(lib, labelled) -> NeighbourTexts:
     """The texts of the ``labelled`` photo sets, with the photos' current image vectors."""
-    photos = {pid: part.texts_of(pid) for part in labelled for pid in part.photo_ids}
-
-    def vectors_of(ids):
-        found, vectors = lib.catalog.embeddings(lib.model_key, ids)
-        assert list(found) == list(ids), "labelled photos without an embedding"
-        return vectors
-    return NeighbourTexts.build(lib.embedder.encode_texts, photos, vectors_of)
+    texts = {pid: part.texts_of(pid) for part in labelled for pid in part.photo_ids}
+    ids, vectors = lib.catalog.embeddings(lib.model_key, sorted(p for p, t in texts.items() if t))
+    return NeighbourTexts.build(lib.embedder.encode_texts, ids, vectors,
+                                [texts[int(pid)] for pid in ids])
 
 
 def _fused(similarity: np.ndarray, top: np.ndarray, bonus: np.ndarray) -> np.ndarray:
