@@ -82,7 +82,7 @@ def main() -> None:
         info = teach_reranker(lib, data, out / "heads", seed, time_budget_s=None)
         row["library head"] = held_out_r1(lib, held)
         row["library head weight"] = info.get("weight", 0.0)
-        donor_head.weight = choose_weights(lib, donor_head, data, seed, (0.0,))["weight"]
+        donor_head.weight = choose_weights(lib, donor_head, data, seed)["weight"]
         lib._reranker = donor_head
         row["donor head"] = held_out_r1(lib, held)
         row["donor head weight"] = donor_head.weight

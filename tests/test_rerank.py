@@ -135,6 +135,10 @@ def test_neighbour_texts_rerank_the_top_k_through_search(tmp_path, tiny_model):
     assert reranker.meta["after"]["score"] >= reranker.meta["before"]["score"]
     neighbours = neighbour_texts(lib, [data.train, data.val])
     assert len(neighbours.photo_ids) == 60 and len(neighbours.text_vectors) == 120
+    known, train_only = neighbours.without(data.val.photo_ids), neighbour_texts(lib, [data.train])
+    assert np.array_equal(known.photo_ids, train_only.photo_ids)
+    assert np.array_equal(known.starts, train_only.starts)
+    assert np.allclose(known.text_vectors, train_only.text_vectors, atol=1e-5)
     reranker.neighbours, reranker.weight, reranker.neighbour_weight = neighbours, 0.0, 10.0
     assert reranker.active and weights_text({"weight": 0.0, "neighbour_weight": 10.0}) == \
         "look-alikes' texts ×10.0"

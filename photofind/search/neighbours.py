@@ -16,6 +16,7 @@ import torch
 
 K_CHOICES = (3, 10)  # neighbours, tried on validation
 TAU_CHOICES = (0.02, 0.05)  # softmax temperature over the neighbours' image similarity
+MAX_NEIGHBOUR_PHOTOS = 5000
 
 
 @dataclass
@@ -48,6 +49,12 @@ class NeighbourTexts:
     def scores(self, query: np.ndarray, candidate_ids, candidate_vectors: np.ndarray
                ) -> np.ndarray:
         """How well each candidate's look-alikes' texts match the query (cosine units)."""
+        return self.vote(*self.evidence(query, candidate_ids, candidate_vectors),
+                         self.k, self.tau)
+
+    def evidence(self, query: np.ndarray, candidate_ids, candidate_vectors: np.ndarray):
+        """(each labelled photo's best text match with the query, candidates × labelled
+        photos image similarity, own photo at -inf); shared by every k and temperature."""
         # torch, not numpy, for the products: numpy's BLAS threads keep spinning afterwards
         # and slowed the next query's text forward 5× (benchmarks/bench_search.py)
         best_text = np.maximum.reduceat(
@@ -55,14 +62,27 @@ class NeighbourTexts:
         similarity = (torch.from_numpy(candidate_vectors) @
                       torch.from_numpy(self.photo_vectors).T).numpy()
         similarity[np.asarray(candidate_ids)[:, None] == self.photo_ids[None, :]] = -np.inf
-        k = min(self.k, len(self.photo_ids) - 1)
+        return best_text, similarity
+
+    @staticmethod
+    def vote(best_text: np.ndarray, similarity: np.ndarray, k: int, tau: float) -> np.ndarray:
+        k = min(k, similarity.shape[1] - 1)
         if k < 1:
-            return np.zeros(len(candidate_vectors), dtype=np.float32)
+            return np.zeros(len(similarity), dtype=np.float32)
         nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
         near = np.take_along_axis(similarity, nearest, axis=1)
-        weights = np.exp((near - near.max(axis=1, keepdims=True)) / self.tau)
+        weights = np.exp((near - near.max(axis=1, keepdims=True)) / tau)
         weights /= weights.sum(axis=1, keepdims=True)
         return (weights * best_text[nearest]).sum(axis=1).astype(np.float32)
+
+    def without(self, photo_ids) -> NeighbourTexts:
+        """The same, less some photos (validation: the photos whose texts are the queries)."""
+        keep = ~np.isin(self.photo_ids, np.asarray(list(photo_ids), dtype=np.int64))
+        counts = np.diff(np.append(self.starts, len(self.text_vectors)))
+        texts = np.repeat(keep, counts)
+        return NeighbourTexts(self.photo_ids[keep], self.photo_vectors[keep],
+                              self.text_vectors[texts],
+                              np.cumsum(np.append(0, counts[keep][:-1])), self.k, self.tau)
 
     def tensors(self) -> dict[str, np.ndarray]:
         return {"photo_ids": self.photo_ids, "starts": self.starts,

@@ -13,7 +13,12 @@ from torch.nn.utils.rnn import pad_sequence
 
 from photofind.adapt.data import QUERY_TEMPLATE, AdaptationData
 from photofind.adapt.trainer import retrieval_metrics, validation_gallery
-from photofind.search.neighbours import K_CHOICES, TAU_CHOICES, NeighbourTexts
+from photofind.search.neighbours import (
+    K_CHOICES,
+    MAX_NEIGHBOUR_PHOTOS,
+    TAU_CHOICES,
+    NeighbourTexts,
+)
 from photofind.search.rerank import (
     DEFAULT_TOP_K,
     NEIGHBOUR_WEIGHTS,
@@ -113,11 +118,12 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
                 progress(epoch + 1, epochs, loss.item())
         epochs_run = epoch + 1
     reranker = Reranker(head, 0.0, {"losses": [round(v, 4) for v in losses]})
-    choice = choose_weights(lib, reranker, data, seed)
+    everyone = neighbour_texts(lib, [data.train, data.val], seed)
+    choice = choose_weights(lib, reranker, data, seed, everyone)
     reranker.weight, reranker.neighbour_weight = choice["weight"], choice["neighbour_weight"]
-    if reranker.neighbour_weight > 0:  # the app's neighbours: every labelled photo's texts
-        reranker.neighbours = neighbour_texts(lib, [data.train, data.val])
-        reranker.neighbours.k, reranker.neighbours.tau = choice["k"], choice["tau"]
+    if reranker.neighbour_weight > 0:
+        reranker.neighbours = everyone
+        everyone.k, everyone.tau = choice["k"], choice["tau"]
     reranker.meta.update({"before": choice["before"], "after": choice["after"],
                           "seconds": round(time.monotonic() - started, 1),
                           "train_texts": len(names), "epochs": epochs_run,
@@ -125,10 +131,15 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
     return reranker
 
 
-def neighbour_texts(lib, labelled) -> NeighbourTexts:
-    """The texts of the ``labelled`` photo sets, with the photos' current image vectors."""
-    texts = {pid: part.texts_of(pid) for part in labelled for pid in part.photo_ids}
-    ids, vectors = lib.catalog.embeddings(lib.model_key, sorted(p for p, t in texts.items() if t))
+def neighbour_texts(lib, labelled, seed: int = 0) -> NeighbourTexts:
+    """The texts of the ``labelled`` photo sets, with the photos' current image vectors; a
+    sample of at most MAX_NEIGHBOUR_PHOTOS photos and 5 texts each bounds the encoding time
+    (a text-tower forward per text) and the query-time cost."""
+    texts = {pid: part.texts_of(pid)[:5] for part in labelled for pid in part.photo_ids}
+    chosen = sorted(p for p, t in texts.items() if t)
+    if len(chosen) > MAX_NEIGHBOUR_PHOTOS:
+        chosen = sorted(random.Random(seed).sample(chosen, MAX_NEIGHBOUR_PHOTOS))
+    ids, vectors = lib.catalog.embeddings(lib.model_key, chosen)
     return NeighbourTexts.build(lib.embedder.encode_texts, ids, vectors,
                                 [texts[int(pid)] for pid in ids])
 
@@ -145,10 +156,10 @@ def _fused(similarity: np.ndarray, top: np.ndarray, bonus: np.ndarray) -> np.nda
 
 
 def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
-                   neighbour_weights=NEIGHBOUR_WEIGHTS) -> dict:
-    """The fusion weights (head, neighbours' texts with their k and temperature) with the best
-    validation score; both 0 = rerank off. The validation photos' own texts stay out of the
-    neighbours, as an uncaptioned photo's are absent in use."""
+                   neighbours: NeighbourTexts | None = None) -> dict:
+    """The fusion weights (head; with ``neighbours``, also their texts' weight, k and
+    temperature) with the best validation score; all 0 = rerank off. The validation photos'
+    own texts leave the neighbours, as an uncaptioned photo's are absent in use."""
     gallery = validation_gallery(data, 3000, seed)
     ids, gallery_vectors = lib.catalog.embeddings(lib.model_key, gallery)
     queries = _texts(data.val)
@@ -158,17 +169,17 @@ def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
     top = np.argsort(-similarity, axis=1)[:, :DEFAULT_TOP_K]
     cross = np.stack([reranker.scores(*_batch([tokens[i]]), lib.tokens.get(ids[top[i]])[0])
                       for i in range(len(names))])
-    neighbours = neighbour_texts(lib, [data.train])
     by_choice = {(0, 0.0): np.zeros_like(cross)}
-    for k, tau in itertools.product(K_CHOICES, TAU_CHOICES):
-        neighbours.k, neighbours.tau = k, tau
-        by_choice[k, tau] = np.stack([neighbours.scores(vectors[i], ids[top[i]],
-                                                        gallery_vectors[top[i]])
-                                      for i in range(len(names))])
+    if neighbours is not None:
+        known = neighbours.without(data.val.photo_ids)
+        evidence = [known.evidence(vectors[i], ids[top[i]], gallery_vectors[top[i]])
+                    for i in range(len(names))]
+        for k, tau in itertools.product(K_CHOICES, TAU_CHOICES):
+            by_choice[k, tau] = np.stack([known.vote(*e, k, tau) for e in evidence])
     gallery_ids, relevant = ids.tolist(), [queries[name] for name in names]
     results = []
     for weight, neighbour_weight, (k, tau) in itertools.product(
-            WEIGHTS, neighbour_weights, by_choice):
+            WEIGHTS, NEIGHBOUR_WEIGHTS, by_choice):
         if (neighbour_weight == 0) != (k == 0):
             continue
         bonus = weight * cross + neighbour_weight * by_choice[k, tau]
