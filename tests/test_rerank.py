@@ -10,7 +10,7 @@ import torch
 from test_adapt import CAPTIONS, captioned_library
 
 from photofind.adapt.data import build_data
-from photofind.core import PhotoLibrary
+from photofind.core import CancelToken, PhotoLibrary
 from photofind.index.tokens import TokenStore
 from photofind.search.neighbours import NeighbourTexts
 from photofind.search.rerank import CrossEncoder, Reranker, weights_text
@@ -139,6 +139,10 @@ def test_neighbour_texts_rerank_the_top_k_through_search(tmp_path, tiny_model):
     assert np.array_equal(known.photo_ids, train_only.photo_ids)
     assert np.array_equal(known.starts, train_only.starts)
     assert np.allclose(known.text_vectors, train_only.text_vectors, atol=1e-5)
+    cancelled, before = CancelToken(), lib.embedder.texts_encoded
+    cancelled.cancel()
+    assert neighbour_texts(lib, [data.train], cancel=cancelled) is None
+    assert lib.embedder.texts_encoded == before  # stopped before encoding anything
     reranker.neighbours, reranker.weight, reranker.neighbour_weight = neighbours, 0.0, 10.0
     assert reranker.active and weights_text({"weight": 0.0, "neighbour_weight": 10.0}) == \
         "look-alikes' texts ×10.0"

@@ -37,14 +37,18 @@ class NeighbourTexts:
 
     @classmethod
     def build(cls, encode_texts, photo_ids, photo_vectors: np.ndarray,
-              texts: list[list[str]]) -> NeighbourTexts:
-        """Photos (ids, image vectors) and each one's texts, at least one each."""
+              texts: list[list[str]], cancel=None) -> NeighbourTexts | None:
+        """Photos (ids, image vectors) and each one's texts, at least one each; None when
+        ``cancel`` is cancelled between batches of texts."""
         flat = [text for own in texts for text in own]
         starts = np.cumsum([0] + [len(own) for own in texts[:-1]])
-        text_vectors = np.concatenate([encode_texts(flat[i:i + 256])
-                                       for i in range(0, len(flat), 256)])
-        return cls(np.asarray(photo_ids, dtype=np.int64), photo_vectors, text_vectors,
-                   starts.astype(np.int64))
+        batches = []
+        for i in range(0, len(flat), 256):
+            if cancel is not None and cancel.cancelled:
+                return None
+            batches.append(encode_texts(flat[i:i + 256]))
+        return cls(np.asarray(photo_ids, dtype=np.int64), photo_vectors,
+                   np.concatenate(batches), starts.astype(np.int64))
 
     def scores(self, query: np.ndarray, candidate_ids, candidate_vectors: np.ndarray
                ) -> np.ndarray:

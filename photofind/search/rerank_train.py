@@ -118,7 +118,9 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
                 progress(epoch + 1, epochs, loss.item())
         epochs_run = epoch + 1
     reranker = Reranker(head, 0.0, {"losses": [round(v, 4) for v in losses]})
-    everyone = neighbour_texts(lib, [data.train, data.val], seed)
+    everyone = neighbour_texts(lib, [data.train, data.val], seed, cancel)
+    if everyone is None:
+        return None
     choice = choose_weights(lib, reranker, data, seed, everyone)
     reranker.weight, reranker.neighbour_weight = choice["weight"], choice["neighbour_weight"]
     if reranker.neighbour_weight > 0:
@@ -131,7 +133,7 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
     return reranker
 
 
-def neighbour_texts(lib, labelled, seed: int = 0) -> NeighbourTexts:
+def neighbour_texts(lib, labelled, seed: int = 0, cancel=None) -> NeighbourTexts | None:
     """The texts of the ``labelled`` photo sets, with the photos' current image vectors; a
     sample of at most MAX_NEIGHBOUR_PHOTOS photos and 5 texts each bounds the encoding time
     (a text-tower forward per text) and the query-time cost."""
@@ -141,7 +143,7 @@ def neighbour_texts(lib, labelled, seed: int = 0) -> NeighbourTexts:
         chosen = sorted(random.Random(seed).sample(chosen, MAX_NEIGHBOUR_PHOTOS))
     ids, vectors = lib.catalog.embeddings(lib.model_key, chosen)
     return NeighbourTexts.build(lib.embedder.encode_texts, ids, vectors,
-                                [texts[int(pid)] for pid in ids])
+                                [texts[int(pid)] for pid in ids], cancel)
 
 
 def _fused(similarity: np.ndarray, top: np.ndarray, bonus: np.ndarray) -> np.ndarray:
