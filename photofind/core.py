@@ -524,11 +524,9 @@ class PhotoLibrary:
         cosine, cross = dict(hits), {}
         if reranker is not None:
             top = hits[:DEFAULT_TOP_K]
-            top_ids = [pid for pid, _ in top]
-            image_tokens, _ = self.tokens.get(top_ids)
-            top_vectors = self.vectors.vectors(top_ids)
-            reordered = rerank_hits(top, reranker.bonus(text_tokens, text_mask, query, top_ids,
-                                                        top_vectors, image_tokens))
+            reordered = rerank_hits(top, reranker.bonus(
+                text_tokens, text_mask, query, [pid for pid, _ in top],
+                lambda ids: self.tokens.get(ids)[0], self.vectors.vectors))
             cross = {pid: c for pid, _, c in reordered}
             hits = [(pid, cos) for pid, cos, _ in reordered] + hits[DEFAULT_TOP_K:]
         order, matched = [pid for pid, _ in hits], set()

@@ -95,15 +95,16 @@ class Reranker:
     def active(self) -> bool:
         return self.weight > 0 or (self.neighbours is not None and self.neighbour_weight > 0)
 
-    def bonus(self, text_tokens, text_mask, query: np.ndarray, candidate_ids,
-              candidate_vectors: np.ndarray, image_tokens: np.ndarray) -> np.ndarray:
-        """What reranking adds to each candidate's cosine."""
+    def bonus(self, text_tokens, text_mask, query: np.ndarray, candidate_ids, tokens_of,
+              vectors_of) -> np.ndarray:
+        """What reranking adds to each candidate's cosine. ``tokens_of(ids)`` (image tokens)
+        and ``vectors_of(ids)`` (image vectors) are read only for a signal that is on."""
         total = np.zeros(len(candidate_ids), dtype=np.float32)
         if self.weight > 0:
-            total += self.weight * self.scores(text_tokens, text_mask, image_tokens)
+            total += self.weight * self.scores(text_tokens, text_mask, tokens_of(candidate_ids))
         if self.neighbours is not None and self.neighbour_weight > 0:
-            total += self.neighbour_weight * self.neighbours.scores(query, candidate_ids,
-                                                                    candidate_vectors)
+            total += self.neighbour_weight * self.neighbours.scores(
+                query, candidate_ids, vectors_of(candidate_ids))
         return total
 
     @torch.no_grad()
