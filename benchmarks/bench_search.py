@@ -51,7 +51,7 @@ def text_tower():
 
     model = open_clip.create_model("ViT-B-32").eval()
     tokenizer = open_clip.get_tokenizer("ViT-B-32")
-    from photofind.adapt.prompts import text_tower as tower_of
+    from photofind.embed.text import text_tower as tower_of
 
     return model, tower_of(model, tokenizer)
 

@@ -118,7 +118,7 @@ def filters_from(args):
 
 def open_library(args):
     from photofind.core import PhotoLibrary
-    from photofind.embed.model import ModelSpec
+    from photofind.embed.spec import ModelSpec
 
     spec = None
     if args.model or args.pretrained or args.model_config:
@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in (None, "gui"):
         return launch_gui(args)
-    from photofind.embed.model import ModelUnavailable
+    from photofind.embed.spec import ModelUnavailable
 
     lib = open_library(args)
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from photofind.config import resolve_data_dir
-from photofind.embed.model import ModelSpec
+from photofind.embed.spec import ModelSpec
 from photofind.index.hnsw import HnswParams, VectorIndex
 from photofind.library import paths
 from photofind.library.catalog import Catalog, PhotoRow
@@ -34,14 +34,14 @@ from photofind.library.metadata import read_metadata, sidecar_paths
 from photofind.library.pipeline import DecodePool
 from photofind.library.scan import FileEntry, is_photo_name, scan
 from photofind.search.filters import SearchFilters
-from photofind.search.hybrid import fts_query, fuse
-from photofind.search.rerank import DEFAULT_TOP_K
-from photofind.search.rerank import rerank as rerank_hits
+from photofind.search.hybrid import DEFAULT_TOP_K, fts_query, fuse
+from photofind.search.hybrid import rerank as rerank_hits
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
 SAVE_EVERY = 2000  # photos between intermediate index saves
+ONNX_CACHE_ENV = "PHOTOFIND_ONNX_CACHE"
 
 
 class CancelToken:
@@ -124,6 +124,13 @@ class PhotoLibrary:
         self.index_rebuilt = False
 
     # -- model and index ------------------------------------------------------------------
+    @property
+    def export_root(self) -> Path:
+        """Where the model's ONNX graphs are cached: the data dir, unless
+        $PHOTOFIND_ONNX_CACHE names a folder that several libraries share."""
+        shared = os.environ.get(ONNX_CACHE_ENV)
+        return Path(shared).expanduser() if shared else self.data_dir / "onnx"
+
     def saved_model_spec(self) -> ModelSpec | None:
         saved = self.catalog.get_meta("model_spec")
         return ModelSpec(**json.loads(saved)) if saved else None
@@ -132,11 +139,16 @@ class PhotoLibrary:
     def embedder(self):
         with self._lock:
             if self._embedder is None:
-                from photofind.adapt.library import load_active
-                from photofind.embed.encoder import Embedder  # torch import only when needed
+                from photofind.embed.runtime import open_embedder
 
-                self._embedder = load_active(self, Embedder.load(self.model_spec, self.device))
-                self.catalog.set_meta("model_spec", json.dumps(asdict(self.model_spec)))
+                embedder = open_embedder(self.model_spec, self.device, self.export_root)
+                if self.catalog.get_meta(f"adaptation:{embedder.base_key}"):
+                    from photofind.adapt.library import load_active  # torch: learned words
+
+                    embedder = load_active(self, embedder)
+                self._embedder = embedder
+                if self.saved_model_spec() != self.model_spec:
+                    self.catalog.set_meta("model_spec", json.dumps(asdict(self.model_spec)))
             return self._embedder
 
     @embedder.setter
@@ -159,13 +171,13 @@ class PhotoLibrary:
     @property
     def reranker(self):
         """The trained cross-encoder of the current model, or None."""
-        from photofind.search.rerank import Reranker
-
         with self._lock:
             if self._reranker is None:
                 path = self.catalog.get_meta(f"rerank:{self.model_key}")
                 self._reranker = False
                 if path and Path(path).exists():
+                    from photofind.search.rerank import Reranker  # torch, only when trained
+
                     try:
                         self._reranker = Reranker.load(Path(path))
                     except (ValueError, KeyError, RuntimeError) as error:  # old or damaged

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,11 @@ from tinymodel import write_tiny_model
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One ONNX export per tiny model per test run, shared by every library and subprocess
+# (tests of the cache itself pass their own folder).
+_ONNX_CACHE = tempfile.mkdtemp(prefix="photofind-onnx-")
+os.environ.setdefault("PHOTOFIND_ONNX_CACHE", _ONNX_CACHE)
+atexit.register(shutil.rmtree, _ONNX_CACHE, True)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -220,7 +220,7 @@ def test_time_budget_shrinks_the_epochs_and_the_schedule(tmp_path, tiny_model):
 
 def test_trimmed_text_encoding_equals_open_clip(any_model):
     """Queries skip the padding columns (~4× faster on CPU) with the same vectors."""
-    from photofind.adapt.prompts import encode_frozen_text
+    from photofind.embed.text import encode_frozen_text
 
     loaded = load_model(any_model)
     texts = ["a dog", "two children play football on a sunny beach near the sea"]

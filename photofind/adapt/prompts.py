@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from photofind.embed.text import text_tower
+
 
 class TextPrompt(nn.Module):
     def __init__(self, model: nn.Module, tokenizer, n_ctx: int = 8,
@@ -44,10 +46,18 @@ class TextPrompt(nn.Module):
     def forward(self, texts: list[str], with_tokens: bool = False):
         """Unnormalised text features; concept names in the texts use their learned words.
         ``with_tokens`` also returns the per-token features and their mask (reranker)."""
+        return self.tower.encode(*self._inputs(texts), with_tokens)
+
+    def embed(self, texts: list[str]):
+        """(token embeddings with the learned words in place, mask): the input of the
+        frozen tower, e.g. of its exported text graph."""
+        return self.tower.embed(*self._inputs(texts))
+
+    def _inputs(self, texts: list[str]):
         texts, found = self.vocabulary.substitute(texts, self.placeholder)
         rows = [[self.concepts[key] for key in keys] for keys in found] if any(found) else None
-        return self.tower.encode(texts, self.ctx if self.n_ctx else None,
-                                 (self.placeholder_id, rows) if rows else None, with_tokens)
+        return (texts, self.ctx if self.n_ctx else None,
+                (self.placeholder_id, rows) if rows else None)
 
 
 class ConceptVocabulary:
@@ -105,141 +115,6 @@ def _placeholder(tower) -> tuple[str, int]:
     raise NotImplementedError("no single-token placeholder word for this tokenizer")
 
 
-def text_tower(model: nn.Module, tokenizer):
-    text = getattr(model, "text", None)
-    if text is not None and hasattr(text, "transformer") and hasattr(text, "pooler"):
-        return _HFText(text, tokenizer)
-    source = text if text is not None and hasattr(text, "token_embedding") else model
-    if not hasattr(source, "token_embedding"):
-        raise NotImplementedError(f"No prompt support for text tower {type(text).__name__}")
-    return _OpenClipText(source, tokenizer)
-
-
-def encode_frozen_text(model: nn.Module, tokenizer, texts: list[str]) -> torch.Tensor:
-    """``model.encode_text`` (unnormalised) with padding columns trimmed: the tokenizer pads
-    every text to the context length (77 for CLIP), and on CPU a short query then costs ~4×
-    what it needs to."""
-    try:
-        tower = text_tower(model, tokenizer)
-    except NotImplementedError:
-        device = next(model.parameters()).device
-        return model.encode_text(tokenizer(list(texts)).to(device))
-    return tower.encode(list(texts), None, None)
-
-
-class _OpenClipText:
-    """open_clip's causal text transformer (the CLIP class itself, or a TextTransformer)."""
-
-    def __init__(self, source: nn.Module, tokenizer):
-        if getattr(source, "cls_emb", None) is not None:
-            raise NotImplementedError("text towers with a class token (CoCa) are not supported")
-        self.m, self.tokenizer = source, tokenizer
-        self.context_length = int(source.positional_embedding.shape[0])
-        self.pool_type = getattr(source, "text_pool_type", getattr(source, "pool_type", "argmax"))
-        self.eos_id = getattr(source, "text_eos_id", getattr(source, "eos_id", None))
-
-    def token_ids(self, phrase: str) -> list[int]:
-        tokens = self.tokenizer([phrase])[0]
-        return [int(t) for t in tokens[1:] if int(t) != 0][:-1]  # drop start, end, padding
-
-    def word_vectors(self, phrase: str) -> torch.Tensor:
-        return self.m.token_embedding.weight[self.token_ids(phrase)].detach().float().cpu()
-
-    def encode(self, texts, ctx, concepts, with_tokens: bool = False):
-        device = self.m.token_embedding.weight.device
-        n_ctx = 0 if ctx is None else ctx.shape[0]
-        tokens = _trim(self.tokenizer(list(texts), context_length=self.context_length - n_ctx))
-        tokens = tokens.to(device)
-        x = _with_concepts(self.m.token_embedding(tokens), tokens, concepts)
-        if n_ctx:
-            batch = len(texts)
-            x = torch.cat([x[:, :1], ctx.to(x.dtype).expand(batch, -1, -1), x[:, 1:]], dim=1)
-            tokens = torch.cat([tokens[:, :1], tokens.new_zeros(batch, n_ctx), tokens[:, 1:]], 1)
-        length = x.shape[1]
-        x = x + self.m.positional_embedding[:length].to(x.dtype)
-        mask = self.m.attn_mask
-        x = self.m.transformer(x, attn_mask=None if mask is None else mask[:length, :length])
-        x = self.m.ln_final(x)
-        from open_clip.transformer import text_global_pool
-
-        pooled = self._project(text_global_pool(x, tokens, self.pool_type,
-                                                eos_token_id=self.eos_id))
-        if not with_tokens:
-            return pooled
-        last = tokens.argmax(dim=-1) if self.pool_type == "argmax" else \
-            (tokens != 0).sum(dim=1) - 1
-        mask = torch.arange(x.shape[1], device=x.device)[None] <= last[:, None]
-        return pooled, self._project(x), mask  # tokens in the joint space too (reranker)
-
-    def _project(self, x: torch.Tensor) -> torch.Tensor:
-        projection = self.m.text_projection
-        if projection is None:
-            return x
-        return projection(x) if isinstance(projection, nn.Module) else x @ projection
-
-
-class _HFText:
-    """open_clip's Hugging Face text tower (e.g. BERT/MiniLM with mean pooling)."""
-
-    def __init__(self, tower: nn.Module, tokenizer):
-        self.m, self.tokenizer = tower, tokenizer
-        self.context_length = int(getattr(tokenizer, "context_length", 0) or
-                                  tower.config.max_position_embeddings)
-        self.pad_id = tower.config.pad_token_id or 0
-
-    def _embedding(self) -> nn.Embedding:
-        return self.m.transformer.get_input_embeddings()
-
-    def token_ids(self, phrase: str) -> list[int]:
-        ids = self.tokenizer([phrase])[0]
-        return [int(t) for t in ids[1:] if int(t) != self.pad_id][:-1]  # drop [CLS], [SEP], pad
-
-    def word_vectors(self, phrase: str) -> torch.Tensor:
-        return self._embedding().weight[self.token_ids(phrase)].detach().float().cpu()
-
-    def encode(self, texts, ctx, concepts, with_tokens: bool = False):
-        device = self._embedding().weight.device
-        n_ctx = 0 if ctx is None else ctx.shape[0]
-        ids = _trim(self.tokenizer(list(texts), context_length=self.context_length - n_ctx),
-                    self.pad_id).to(device)
-        mask = (ids != self.pad_id).long()
-        x = _with_concepts(self._embedding()(ids), ids, concepts)
-        if n_ctx:
-            batch = len(texts)
-            x = torch.cat([x[:, :1], ctx.to(x.dtype).expand(batch, -1, -1), x[:, 1:]], dim=1)
-            mask = torch.cat([mask[:, :1], mask.new_ones(batch, n_ctx), mask[:, 1:]], dim=1)
-        out = self.m.transformer(inputs_embeds=x, attention_mask=mask)
-        pooled = self.m.proj(self.m.pooler(out, mask))
-        if not with_tokens:
-            return pooled
-        return pooled, self.m.proj(out.last_hidden_state), mask.bool()  # joint-space tokens
-
-
-def _trim(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
-    """Drop padding columns every row has: exact (causal or masked attention), and on CPU the
-    cost of a text forward falls with the sequence length."""
-    used = (tokens != pad_id).any(dim=0).nonzero()
-    return tokens[:, : int(used.max()) + 1] if len(used) else tokens
-
-
-def _with_concepts(x, tokens, concepts):
-    """Put each row's concept vectors where its placeholder tokens are, in order."""
-    if not concepts:
-        return x
-    placeholder_id, rows = concepts
-    row_index, positions, vectors = [], [], []
-    for row, row_vectors in enumerate(rows):
-        slots = (tokens[row] == placeholder_id).nonzero().flatten().tolist()
-        for slot, vector in zip(slots, row_vectors):
-            row_index.append(row)
-            positions.append(slot)
-            vectors.append(vector)
-    if not vectors:
-        return x
-    index = (torch.tensor(row_index, device=x.device), torch.tensor(positions, device=x.device))
-    return x.index_put(index, torch.stack(vectors).to(x.dtype))
-
-
 class VisualPrompt(nn.Module):
     """Splits the image tower at the prompt: ``front`` (frozen, cacheable) and ``back``."""
 
@@ -284,7 +159,7 @@ class VisualPrompt(nn.Module):
         """The remaining blocks with the prompt tokens; their outputs are dropped (VPT)."""
         x = cached.to(self.tokens.dtype)
         n = self.tokens.shape[0]
-        x = torch.cat([x[:, :1], self.tokens.expand(len(x), -1, -1), x[:, 1:]], dim=1)
+        x = torch.cat([x[:, :1], self.tokens.expand(x.shape[0], -1, -1), x[:, 1:]], dim=1)
         x = _run_blocks(self.visual[0].transformer, x, self.depth, None)
         return torch.cat([x[:, :1], x[:, 1 + n:]], dim=1)
 

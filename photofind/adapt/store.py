@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -123,14 +124,24 @@ class Adaptation(nn.Module):
         if self.text is None:
             return model.encode_text(tokenizer(texts).to(_device(model)))
         features = self.text(texts)
+        for row, vector in self.prototype_rows(texts):
+            features = features.clone()
+            features[row] = torch.from_numpy(vector).to(features) * features[row].norm()
+        return features
+
+    def prototype_rows(self, texts: list[str]) -> list[tuple[int, np.ndarray]]:
+        """(row, unit vector) for queries that are a bare concept name ("Biscuit" alone),
+        where validation found the mean of the concept's photos better than its word."""
+        if self.text is None:
+            return []
         prototypes = self.prototype_queries()
-        for row, text in enumerate(texts):  # "Biscuit" alone: the photos' mean may be better
+        rows = []
+        for row, text in enumerate(texts):
             key = prototypes.get(_bare(text))
             if key is not None:
-                vector = torch.tensor(self.meta["concepts"][key]["prototype"], device=features.device)
-                features = features.clone()
-                features[row] = vector.to(features.dtype) * features[row].norm()
-        return features
+                rows.append((row, np.asarray(self.meta["concepts"][key]["prototype"],
+                                             dtype=np.float32)))
+        return rows
 
     def prototype_queries(self) -> dict[str, str]:
         """Bare concept names answered by the prototype (validation preferred it)."""

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 
 from photofind.adapt.concepts import select_concepts
 from photofind.adapt.data import QUERY_TEMPLATE, TAG_TEMPLATES, AdaptationData
-from photofind.adapt.prompts import encode_frozen_text
 from photofind.adapt.store import Adaptation, AdaptConfig
+from photofind.embed.text import encode_frozen_text
 
 PixelSource = Callable[[list[int]], Iterator[tuple[int, np.ndarray]]]
 

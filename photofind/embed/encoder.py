@@ -7,13 +7,17 @@ import torch
 import torch.nn.functional as F
 
 from photofind.embed.model import LoadedModel, ModelSpec, load_model
+from photofind.embed.text import encode_frozen_text, text_tower
 from photofind.embed.tokens import encode_with_tokens
 from photofind.library.decode import PrepSpec
 
 
 class Embedder:
-    """Frozen open_clip model + tokenizer. Counts its calls so callers (and tests) can see
-    how much encoding an operation really cost."""
+    """Frozen open_clip model + tokenizer, run by torch (``photofind.embed.runtime`` has the
+    ONNX Runtime twin). Counts its calls so callers (and tests) can see how much encoding an
+    operation really cost."""
+
+    runtime = "torch"
 
     def __init__(self, loaded: LoadedModel):
         self.loaded = loaded
@@ -86,11 +90,11 @@ class Embedder:
     def text_tokens(self, texts: list[str]):
         """(unit query vectors N×D numpy, token features N×T×D in the joint space, mask N×T)
         from one forward of the text tower (prompts and concepts included when adapted)."""
-        from photofind.adapt.prompts import text_tower
-
         prompt = self.adaptation.text if self.adaptation is not None else None
         if prompt is not None:
             pooled, tokens, mask = prompt(list(texts), with_tokens=True)
+            for row, vector in self.adaptation.prototype_rows(list(texts)):  # as encode_texts
+                pooled[row] = torch.from_numpy(vector).to(pooled) * pooled[row].norm()
         else:
             tower = text_tower(self.model, self.loaded.tokenizer)
             pooled, tokens, mask = tower.encode(list(texts), None, None, with_tokens=True)
@@ -104,8 +108,6 @@ class Embedder:
             features = F.normalize(self.adaptation.encode_text(
                 self.model, self.loaded.tokenizer, list(texts)), dim=-1)
         else:
-            from photofind.adapt.prompts import encode_frozen_text
-
             features = F.normalize(encode_frozen_text(self.model, self.loaded.tokenizer,
                                                       list(texts)), dim=-1)
         self.texts_encoded += len(texts)

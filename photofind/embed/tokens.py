@@ -48,5 +48,5 @@ def _vit(visual, prompt, pixels):
     if visual.proj is not None:
         pooled, tokens = pooled @ visual.proj, tokens @ visual.proj
     side = int(math.isqrt(tokens.shape[1]))
-    grid = tokens[:, : side * side].transpose(1, 2).reshape(len(tokens), -1, side, side)
+    grid = tokens[:, : side * side].transpose(1, 2).reshape(tokens.shape[0], -1, side, side)
     return pooled, F.adaptive_avg_pool2d(grid, GRID).flatten(2).transpose(1, 2)

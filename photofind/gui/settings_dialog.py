@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photofind.embed.model import DEFAULT_MODEL, DEFAULT_PRETRAINED
+from photofind.embed.spec import DEFAULT_MODEL, DEFAULT_PRETRAINED
 
 WEIGHTS_FILTER = "Model weights (*.safetensors *.pt *.pth *.bin);;All files (*)"
 SOURCES = ("open_clip model and weights tag (downloaded once)",

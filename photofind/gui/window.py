@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photofind.embed.model import ModelUnavailable
+from photofind.embed.spec import ModelUnavailable
 from photofind.gui.actions import PhotoActions
 from photofind.gui.adapt_dialog import AdaptDialog
 from photofind.gui.backend import Backend

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 RRF_K = 60
+DEFAULT_TOP_K = 50  # candidates a reranker re-scores
 STOPWORDS = frozenset(
     "a an and are at by for from in into is it of on or the to with photo photos picture "
     "pictures image images".split())
@@ -30,3 +33,10 @@ def fuse(vector_ranked: list[int], text_ranked: list[int]) -> list[int]:
             scores[photo_id] = scores.get(photo_id, 0.0) + 1.0 / (RRF_K + rank + 1)
     position = {pid: i for i, pid in enumerate(vector_ranked)}
     return sorted(scores, key=lambda pid: (-scores[pid], position.get(pid, len(position))))
+
+
+def rerank(hits: list[tuple[int, float]], bonus: np.ndarray
+           ) -> list[tuple[int, float, float]]:
+    """Reorder retrieved (id, cosine) by cosine + bonus; only these k photos move."""
+    fused = [(pid, cos, float(b)) for (pid, cos), b in zip(hits, bonus)]
+    return sorted(fused, key=lambda item: -(item[1] + item[2]))

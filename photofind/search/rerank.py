@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from photofind.search.hybrid import DEFAULT_TOP_K, rerank  # noqa: F401 - re-exported
 from photofind.search.neighbours import NeighbourTexts
 
-DEFAULT_TOP_K = 50
 WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)  # fusion weights tried on validation; trained at 1
 NEIGHBOUR_WEIGHTS = (0.0, 0.1, 0.2, 0.4, 0.8)
 VERSION = 2  # heads of version 1 (text tokens before the projection) are not loaded
@@ -111,8 +111,9 @@ class Reranker:
     def scores(self, text_tokens, text_mask, image_tokens: np.ndarray) -> np.ndarray:
         image = torch.from_numpy(image_tokens.astype(np.float32))
         n = len(image)
-        return self.head(text_tokens.float().expand(n, -1, -1), text_mask.expand(n, -1),
-                         image).numpy()
+        text = torch.as_tensor(np.asarray(text_tokens, dtype=np.float32))  # either runtime's
+        mask = torch.as_tensor(np.asarray(text_mask, dtype=bool))
+        return self.head(text.expand(n, -1, -1), mask.expand(n, -1), image).numpy()
 
     def save(self, path: Path) -> None:
         from safetensors.torch import save_file
@@ -149,13 +150,6 @@ class Reranker:
             neighbours = NeighbourTexts(**arrays, **meta["neighbours"])
         return cls(head, float(meta["weight"]), meta, neighbours,
                    float(meta.get("neighbour_weight", 0.0)))
-
-
-def rerank(hits: list[tuple[int, float]], bonus: np.ndarray
-           ) -> list[tuple[int, float, float]]:
-    """Reorder retrieved (id, cosine) by cosine + bonus; only these k photos move."""
-    fused = [(pid, cos, float(b)) for (pid, cos), b in zip(hits, bonus)]
-    return sorted(fused, key=lambda item: -(item[1] + item[2]))
 
 
 def weights_text(summary: dict) -> str:

@@ -45,7 +45,8 @@ def _encode(embedder, texts: list[str]):
     for start in range(0, len(texts), 128):
         v, t, m = embedder.text_tokens(texts[start:start + 128])
         vectors.append(v)
-        tokens += [row[mask] for row, mask in zip(t, m)]
+        t, m = torch.as_tensor(np.asarray(t, dtype=np.float32)), np.asarray(m, dtype=bool)
+        tokens += [row[torch.from_numpy(mask)] for row, mask in zip(t, m)]
     return np.concatenate(vectors), tokens
 
 
