@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import atexit
+import csv
+import functools
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 from tinymodel import write_tiny_model
 
@@ -19,19 +23,109 @@ os.environ.setdefault("PHOTOFIND_ONNX_CACHE", _ONNX_CACHE)
 atexit.register(shutil.rmtree, _ONNX_CACHE, True)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-FLICKR = SHARED / "data" / "flickr8k"
-EXIF_SAMPLES = SHARED / "data" / "exif-samples"
+
+# --- the team's shared test data --------------------------------------------------------------
+# Real photos and captions live beside the checkout in ../shared/data (read-only, not in git;
+# PHOTOFIND_SHARED_DATA points elsewhere, as for benchmarks/bench_model/paths.py). A public
+# clone has none: every test that needs a data set asks for it through shared_data() or the
+# `shared` marker, and skips with one reason naming it. PHOTOFIND_REQUIRE_SHARED=1 (set by
+# .ci/run) turns those skips into failures, so CI can never pass by skipping.
+_DEFAULT_SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("PHOTOFIND_SHARED_DATA", _DEFAULT_SHARED_DATA))
+SHARED_SETS = ("flickr8k", "flowers", "exif-samples")  # what the tests read
+REQUIRE_SHARED = os.environ.get("PHOTOFIND_REQUIRE_SHARED", "").strip() not in ("", "0")
+FLICKR = SHARED_DATA / "flickr8k"  # a path only: use shared_data("flickr8k") to require it
 
 
-def flickr_photos(count: int) -> list[Path]:
-    return sorted((FLICKR / "images").glob("*.jpg"))[:count]
+def missing_shared_reason(name: str) -> str:
+    where = f"../shared/data/{name}" if SHARED_DATA == _DEFAULT_SHARED_DATA \
+        else str(SHARED_DATA / name)
+    return f"needs {where} (the team's test data; see README 'Tests without ../shared')"
+
+
+def shared_data(name: str) -> Path:
+    """The folder of a shared data set (flickr8k, flowers, exif-samples...). Missing, the calling
+    test or fixture skips, or fails when PHOTOFIND_REQUIRE_SHARED=1."""
+    folder = SHARED_DATA / name
+    if not folder.is_dir():
+        reason = missing_shared_reason(name)
+        if REQUIRE_SHARED:
+            pytest.fail(f"{reason}; PHOTOFIND_REQUIRE_SHARED=1 forbids skipping", pytrace=False)
+        pytest.skip(reason)
+    return folder
+
+
+def needs_shared(*names: str) -> pytest.MarkDecorator:
+    """Mark a test (or `pytestmark` a module) as needing these shared data sets: checked
+    before any fixture is built, with shared_data()'s skip or failure."""
+    return pytest.mark.shared(*names)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "shared(*names): needs these ../shared/data sets; skips without them "
+        "(fails with PHOTOFIND_REQUIRE_SHARED=1)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers("shared"):
+        for name in mark.args:
+            shared_data(name)
+
+
+def pytest_report_header(config):
+    missing = [name for name in SHARED_SETS if not (SHARED_DATA / name).is_dir()]
+    if not missing:
+        return f"shared test data: {SHARED_DATA} (all found)"
+    then = "fail (PHOTOFIND_REQUIRE_SHARED=1)" if REQUIRE_SHARED else "skip"
+    return f"shared test data: {', '.join(missing)} missing in {SHARED_DATA}: tests needing it {then}"
+
+
+def flickr_photos(count: int, start: int = 0) -> list[Path]:
+    """Real Flickr8k photos (shared data), in a fixed order."""
+    return sorted((shared_data("flickr8k") / "images").glob("*.jpg"))[start:start + count]
+
+
+@functools.cache
+def flickr_captions() -> dict[str, list[str]]:
+    """Photo file name -> its five Flickr8k captions (shared data)."""
+    captions: dict[str, list[str]] = {}
+    with open(shared_data("flickr8k") / "captions.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            captions.setdefault(row["image"], []).append(row["caption"])
+    return captions
 
 
 def copy_photos(dest: Path, count: int, start: int = 0) -> list[Path]:
+    """Copies of real Flickr8k photos (shared data): for tests about real photos or their
+    captions. Tests that only need some JPEGs use make_photos()."""
     dest.mkdir(parents=True, exist_ok=True)
-    photos = sorted((FLICKR / "images").glob("*.jpg"))[start:start + count]
-    return [Path(shutil.copy2(p, dest / p.name)) for p in photos]
+    return [Path(shutil.copy2(p, dest / p.name)) for p in flickr_photos(count, start)]
+
+
+def write_photo(path: Path, index: int, size: tuple[int, int] = (500, 375)) -> Path:
+    """A generated JPEG, the same for the same index and distinct from every other index:
+    a smooth colour field with a few shapes and some grain (Flickr8k's usual 500×375)."""
+    rng = np.random.default_rng(index)
+    coarse = rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    image = Image.fromarray(coarse).resize(size, Image.Resampling.BILINEAR)
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(3, 8))):
+        x, y = int(rng.integers(0, size[0])), int(rng.integers(0, size[1]))
+        w, h = int(rng.integers(30, size[0] // 2)), int(rng.integers(30, size[1] // 2))
+        shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+        shape([x, y, x + w, y + h], fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
+    grain = rng.integers(0, 256, (size[1] // 4, size[0] // 4, 3), dtype=np.uint8)
+    Image.blend(image, Image.fromarray(grain).resize(size), 0.15).save(path, "JPEG", quality=90)
+    return path
+
+
+def make_photos(dest: Path, count: int, start: int = 0) -> list[Path]:
+    """`count` generated JPEGs in dest (photo-0000.jpg...), like copy_photos() without the
+    shared data: the same `start` gives the same photos, different ranges different ones."""
+    dest.mkdir(parents=True, exist_ok=True)
+    return [write_photo(dest / f"photo-{i:04d}.jpg", i) for i in range(start, start + count)]
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
-"""'Adapt to my library' on tiny models and real Flickr8k captions."""
+"""'Adapt to my library' on tiny models and real Flickr8k captions (generated photos where
+the test writes no captions)."""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import replace
 
 import pytest
@@ -17,13 +17,8 @@ from photofind.core import CancelToken, PhotoLibrary
 from photofind.embed.model import ModelSpec, load_model
 from photofind.library.metadata import TextItem
 
-from conftest import FLICKR, copy_photos
+from conftest import FLICKR, copy_photos, flickr_captions, make_photos
 from tinymodel import TINY_CNN, TINY_HF_TEXT, TINY_VIT, write_tiny_model
-
-CAPTIONS: dict[str, list[str]] = {}
-with open(FLICKR / "captions.csv", encoding="utf-8") as handle:
-    for row in csv.DictReader(handle):
-        CAPTIONS.setdefault(row["image"], []).append(row["caption"])
 
 KINDS = {"vit": (TINY_VIT, "tiny-vit"), "cnn": (TINY_CNN, "tiny-cnn"),
          "hf-text": (TINY_HF_TEXT, "tiny-hf")}
@@ -32,20 +27,23 @@ KINDS = {"vit": (TINY_VIT, "tiny-vit"), "cnn": (TINY_CNN, "tiny-cnn"),
 @pytest.fixture(scope="module", params=sorted(KINDS))
 def any_model(request, tmp_path_factory):
     cfg, name = KINDS[request.param]
+    # the tiny BERT's words come from the real captions when they are there (tinymodel.py)
     config, weights = write_tiny_model(tmp_path_factory.mktemp(name), cfg, name=name,
                                        captions_csv=FLICKR / "captions.csv")
     return ModelSpec(name, str(weights), str(config))
 
 
 def captioned_library(path, spec, photos=60, captioned=50, per_photo=2):
-    copied = copy_photos(path / "photos", photos)
+    """A library of Flickr8k photos, the first `captioned` with their real captions; with
+    none captioned, of generated photos (no shared data needed)."""
+    copied = (copy_photos if captioned else make_photos)(path / "photos", photos)
     lib = PhotoLibrary(path / "data", model=spec, workers=1)
     lib.index([path / "photos"])
     with lib.catalog.transaction() as db:
         for photo in copied[:captioned]:
             row = lib.catalog.photo_by_path(photo)
             items = [TextItem("caption", c, "test", str(photo))
-                     for c in CAPTIONS[photo.name][:per_photo]]
+                     for c in flickr_captions()[photo.name][:per_photo]]
             lib.catalog.add_texts(db, row.id, items)
     return lib, copied
 

@@ -14,7 +14,7 @@ from PIL import Image
 from photofind.library.decode import PhotoError, PrepSpec, open_photo, prepare_photo
 from photofind.library.scan import scan
 
-from conftest import EXIF_SAMPLES, FLICKR, copy_photos
+from conftest import make_photos, shared_data, write_photo
 
 
 def checksums(folder):
@@ -23,9 +23,10 @@ def checksums(folder):
 
 
 def test_every_exif_sample_is_indexed_or_explained(library):
-    before = checksums(EXIF_SAMPLES)
-    report = library.index([EXIF_SAMPLES])
-    photos = [p for p in EXIF_SAMPLES.rglob("*") if p.is_file() and
+    samples = shared_data("exif-samples")
+    before = checksums(samples)
+    report = library.index([samples])
+    photos = [p for p in samples.rglob("*") if p.is_file() and
               p.suffix.lower() in {".jpg", ".jpeg", ".tiff", ".heic", ".heif"}]
     rows = {row.path: row for row in library.catalog.photos()}
     assert {str(p) for p in photos} <= set(rows)
@@ -34,7 +35,7 @@ def test_every_exif_sample_is_indexed_or_explained(library):
     assert report.added + report.errors == len(rows)
     heic = [r for p, r in rows.items() if p.lower().endswith((".heic", ".heif"))]
     assert heic and all(r.error is None for r in heic)
-    assert checksums(EXIF_SAMPLES) == before  # read-only: bytes and mtimes untouched
+    assert checksums(samples) == before  # read-only: bytes and mtimes untouched
 
 
 def png_bomb(path, side=60000):
@@ -49,7 +50,7 @@ def png_bomb(path, side=60000):
 
 def test_bomb_empty_truncated_and_fake_files_are_reported(library, tmp_path):
     folder = tmp_path / "bad"
-    good = copy_photos(folder, 1)[0]
+    good = make_photos(folder, 1)[0]
     png_bomb(folder / "bomb.png")
     (folder / "empty.jpg").write_bytes(b"")
     data = good.read_bytes()
@@ -69,7 +70,7 @@ def test_bomb_empty_truncated_and_fake_files_are_reported(library, tmp_path):
 
 @pytest.mark.parametrize("mode", ["CMYK", "I;16", "P", "RGBA", "LA", "L"])
 def test_modes_convert_to_rgb(tmp_path, mode):
-    source = Image.open(next((FLICKR / "images").glob("*.jpg"))).convert("RGB")
+    source = Image.open(write_photo(tmp_path / "source.jpg", 0)).convert("RGB")
     if mode == "I;16":
         grey = np.asarray(source.convert("L"), np.uint16) * 257
         image = Image.fromarray(grey)  # uint16 → mode I;16
@@ -97,7 +98,7 @@ def test_transparent_pixels_become_white(tmp_path):
 
 
 def test_orientation_is_applied():
-    folder = EXIF_SAMPLES / "jpg" / "orientation"
+    folder = shared_data("exif-samples") / "jpg" / "orientation"
     sizes = {}
     for path in sorted(folder.glob("*.jpg")):
         raw = Image.open(path)
@@ -110,7 +111,7 @@ def test_orientation_is_applied():
 
 
 def test_big_jpeg_is_drafted_not_fully_decoded(tmp_path):
-    big = Image.open(next((FLICKR / "images").glob("*.jpg"))).resize((4000, 3000))
+    big = Image.open(write_photo(tmp_path / "source.jpg", 0)).resize((4000, 3000))
     big.save(tmp_path / "big.jpg", quality=85)
     drafted = open_photo(tmp_path / "big.jpg", draft_size=224)
     assert 224 <= min(drafted.size) < 600  # 1/8 DCT scaling, not 4000×3000
@@ -126,9 +127,9 @@ def test_gif_first_frame(tmp_path):
 
 def test_scan_survives_loops_hidden_links_and_odd_names(tmp_path):
     root = tmp_path / "root"
-    photos = copy_photos(root / "a", 2)
+    photos = make_photos(root / "a", 2)
     os.symlink(root, root / "a" / "loop")  # a folder link back to the root
-    copy_photos(root / ".hidden", 1)
+    make_photos(root / ".hidden", 1)
     os.symlink(tmp_path / "nowhere.jpg", root / "dangling.jpg")
     odd = os.fsencode(str(root)) + b"/caf\xe9-latin1.jpg"  # not valid UTF-8
     with open(odd, "wb") as handle:
@@ -142,7 +143,7 @@ def test_scan_survives_loops_hidden_links_and_odd_names(tmp_path):
 def test_non_utf8_names_index_and_search(library, tmp_path):
     root = tmp_path / "odd"
     root.mkdir()
-    source = copy_photos(tmp_path / "src", 1)[0]
+    source = make_photos(tmp_path / "src", 1)[0]
     odd = os.fsencode(str(root)) + b"/f\xf6\xf6.jpg"
     with open(odd, "wb") as handle:
         handle.write(source.read_bytes())
@@ -156,7 +157,7 @@ def test_non_utf8_names_index_and_search(library, tmp_path):
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder: permissions can't fail")
 def test_unreadable_folder_is_reported(tmp_path):
     locked = tmp_path / "locked"
-    copy_photos(locked, 1)
+    make_photos(locked, 1)
     locked.chmod(0)
     try:
         result = scan(tmp_path)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import shared_data
+
 REPO = Path(__file__).resolve().parents[1]
 DAISY_PHOTO = "10140303196_b88d3d6cec.jpg"  # flowers/, tagged daisy
 
@@ -57,9 +59,8 @@ def test_image_tower_is_imagenet_efficientnet(bench):
     from benchmarks.bench_model import paths
     from benchmarks.bench_model.verify import DAISY, imagenet_view, top1
 
+    shared_data("flowers")  # paths.FLOWERS_DIR: skips (or fails) without it
     photo = paths.FLOWERS_DIR / "images" / DAISY_PHOTO
-    if not photo.is_file():
-        pytest.skip(f"shared data missing: {photo}")
     _, model, preprocess, _ = bench
     assert top1(imagenet_view(model), [photo], preprocess).tolist() == [DAISY]
 
@@ -68,8 +69,7 @@ def test_retrieval_far_above_chance(bench):
     from benchmarks.bench_model import paths
     from benchmarks.bench_model.evaluate import text_to_image_recall
 
-    if not (paths.EVAL_DIR / "captions.csv").is_file():
-        pytest.skip(f"shared data missing: {paths.EVAL_DIR}")
+    shared_data("flickr8k")  # paths.EVAL_DIR: skips (or fails) without it
     _, model, preprocess, tokenizer = bench
     recall, photos, queries = text_to_image_recall(
         model, preprocess, tokenizer, paths.EVAL_DIR, limit=100)

@@ -17,9 +17,7 @@ from photofind.embed.model import load_model
 from photofind.library.metadata import TextItem
 from photofind.search.filters import SearchFilters
 
-from conftest import SHARED
-
-FLOWERS = SHARED / "data" / "flowers"
+from conftest import shared_data
 
 
 def test_query_parsing_replaces_exactly_the_concept_spans():
@@ -52,14 +50,15 @@ def test_a_concept_word_learns_and_nothing_else_changes(tiny_model):
 
 
 def test_concepts_are_learned_listed_and_removed(tmp_path, tiny_model):
-    with open(FLOWERS / "tags.csv", encoding="utf-8") as handle:
+    flowers = shared_data("flowers")
+    with open(flowers / "tags.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     names = {"daisy": "Biscuit", "tulips": "Pemberton"}
     chosen = [r for kind in names for r in [x for x in rows if x["tags"] == kind][:25]]
     others = [r for r in rows if r["tags"] not in names][:20]
     (tmp_path / "photos").mkdir()
     for row in chosen + others:
-        shutil.copy(FLOWERS / "images" / row["image"], tmp_path / "photos" / row["image"])
+        shutil.copy(flowers / "images" / row["image"], tmp_path / "photos" / row["image"])
     lib = PhotoLibrary(tmp_path / "data", model=tiny_model, workers=1)
     lib.index([tmp_path / "photos"])
     with lib.catalog.transaction() as db:

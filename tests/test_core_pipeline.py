@@ -10,7 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import copy_photos
+from conftest import copy_photos, needs_shared
+
+real_photos = needs_shared("flickr8k")  # a marker: checked before `indexed` copies the photos
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +33,7 @@ def cli(data_dir, *args) -> subprocess.CompletedProcess:
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
+@real_photos
 def test_index_reports_every_photo(indexed):
     lib, _, photos, report = indexed
     assert report.added == 50 and report.errors == 0 and report.encoded == 50
@@ -40,6 +43,7 @@ def test_index_reports_every_photo(indexed):
     assert (row.width, row.height) == (375, 500) and row.content_hash and row.error is None
 
 
+@real_photos
 def test_search_in_a_new_process(indexed):
     _, base, photos, _ = indexed
     query = photos[7]
@@ -55,6 +59,7 @@ def test_search_in_a_new_process(indexed):
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
 
 
+@real_photos
 def test_hnsw_equals_brute_force(indexed):
     lib, _, _, _ = indexed
     ids, vectors = lib.catalog.embeddings(lib.model_key)
@@ -65,12 +70,14 @@ def test_hnsw_equals_brute_force(indexed):
         assert found == exact
 
 
+@real_photos
 def test_min_score_cuts_results(indexed):
     lib, _, photos, _ = indexed
     results = lib.search(image=photos[3], k=50, min_score=0.999)
     assert [r.path for r in results] == [str(photos[3])]
 
 
+@real_photos
 def test_status_in_cli(indexed):
     _, base, _, _ = indexed
     done = cli(base / "data", "status", "--json")
@@ -79,6 +86,7 @@ def test_status_in_cli(indexed):
     assert status["catalog_bytes"] > 0
 
 
+@real_photos
 def test_empty_query_is_a_clear_error(indexed):
     _, base, _, _ = indexed
     done = cli(base / "data", "search")

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 
-from conftest import FLICKR, SHARED
+from conftest import flickr_photos, shared_data
 
 
 def subset_csv(source, dest, images):
@@ -32,11 +32,11 @@ def run_eval(tmp_path, tiny_model, *args):
 
 
 def test_captioned_protocol(tmp_path, tiny_model):
-    photos = sorted((FLICKR / "images").glob("*.jpg"))[:70]
+    photos = flickr_photos(70)
     (tmp_path / "lib").mkdir()
     for photo in photos:
         shutil.copy(photo, tmp_path / "lib")
-    subset_csv(FLICKR / "captions.csv", tmp_path / "c.csv", {p.name for p in photos})
+    subset_csv(shared_data("flickr8k") / "captions.csv", tmp_path / "c.csv", {p.name for p in photos})
     done = run_eval(tmp_path, tiny_model, "captioned", str(tmp_path / "lib"),
                     str(tmp_path / "c.csv"), "--variants", "zero-shot,text,zero-shot+rerank")
     result = json.loads((tmp_path / "out" / "captioned.json").read_text())
@@ -49,7 +49,7 @@ def test_captioned_protocol(tmp_path, tiny_model):
 
 
 def test_tagged_protocol_with_distractors_and_names(tmp_path, tiny_model):
-    flowers = SHARED / "data" / "flowers"
+    flowers, everyday = shared_data("flowers"), flickr_photos(20)
     with open(flowers / "tags.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     chosen = [r for kind in ("daisy", "tulips") for r in [x for x in rows if x["tags"] == kind][:110]]
@@ -58,7 +58,7 @@ def test_tagged_protocol_with_distractors_and_names(tmp_path, tiny_model):
         shutil.copy(flowers / "images" / row["image"], tmp_path / "flowers")
     subset_csv(flowers / "tags.csv", tmp_path / "t.csv", {r["image"] for r in chosen})
     (tmp_path / "everyday").mkdir()
-    for photo in sorted((FLICKR / "images").glob("*.jpg"))[:20]:
+    for photo in everyday:
         shutil.copy(photo, tmp_path / "everyday")
     run_eval(tmp_path, tiny_model, "tagged", str(tmp_path / "flowers"), str(tmp_path / "t.csv"),
              "--distractors", str(tmp_path / "everyday"), "--names", "daisy=Biscuit",

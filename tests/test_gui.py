@@ -4,7 +4,6 @@ library, empty states and settings."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 import sys
 import time
@@ -27,15 +26,9 @@ from photofind.gui.settings import Settings  # noqa: E402
 from photofind.gui.window import EMPTY_LIBRARY, NO_MATCH, MainWindow  # noqa: E402
 from photofind.library.metadata import TextItem  # noqa: E402
 
-from conftest import FLICKR, copy_photos  # noqa: E402
+from conftest import copy_photos, flickr_captions, make_photos  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not (FLICKR / "images").is_dir(), reason="needs shared photos")
 WAIT_MS = 60_000
-CAPTIONS: dict[str, list[str]] = {}
-if (FLICKR / "captions.csv").exists():
-    with open(FLICKR / "captions.csv", encoding="utf-8") as handle:
-        for line in csv.DictReader(handle):
-            CAPTIONS.setdefault(line["image"], []).append(line["caption"])
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +44,7 @@ def private_settings(tmp_path):
 @pytest.fixture(scope="module")
 def photos200(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("library") / "photos200"
-    copy_photos(folder, 200)
+    make_photos(folder, 200)
     return folder
 
 
@@ -106,7 +99,7 @@ def test_empty_state_on_a_new_library(qtbot, make_window):
 def test_dropped_folder_is_indexed_and_fills_the_grid(qtbot, make_window, tmp_path):
     window = make_window()
     folder = tmp_path / "holiday"
-    copy_photos(folder, 20)
+    make_photos(folder, 20)
     indexed(qtbot, window, folder, 20)
     assert window.photo_count == 20
     assert [r["photos"] for r in window.roots if r["path"] == str(folder)] == [20]
@@ -119,7 +112,7 @@ def test_dropped_folder_is_indexed_and_fills_the_grid(qtbot, make_window, tmp_pa
 
 def test_typing_a_query_shows_ranked_results(qtbot, make_window, tmp_path):
     window = make_window()
-    copy_photos(tmp_path / "photos", 20)
+    make_photos(tmp_path / "photos", 20)
     indexed(qtbot, window, tmp_path / "photos", 20)
     qtbot.keyClicks(window.search, "a dog running on grass")
     qtbot.waitUntil(lambda: window.model.rowCount() and None not in scores(window),
@@ -133,7 +126,7 @@ def test_typing_a_query_shows_ranked_results(qtbot, make_window, tmp_path):
 
 def test_find_similar_puts_that_photo_first(qtbot, make_window, tmp_path):
     window = make_window()
-    copy_photos(tmp_path / "photos", 20)
+    make_photos(tmp_path / "photos", 20)
     indexed(qtbot, window, tmp_path / "photos", 20)
     window.grid.setCurrentIndex(window.model.index(7))
     chosen = window.model.hits[7].photo.path
@@ -199,7 +192,7 @@ def test_missing_model_gets_a_friendly_way_out(qtbot, make_window, tmp_path, mon
                         lambda parent, message: asked.append(message))
     window = make_window(pretrained=str(tmp_path / "missing.safetensors"))
     folder = tmp_path / "photos"
-    copy_photos(folder, 2)
+    make_photos(folder, 2)
     drop(window, folder)
     qtbot.waitUntil(lambda: bool(asked), timeout=WAIT_MS)
     assert "not found" in asked[0] and "Traceback" not in asked[0]
@@ -250,7 +243,7 @@ def described(tmp_path_factory) -> tuple[Path, list[Path]]:
     """8 photos: the first 3 with EXIF dates (July 2019) and a camera, the first with an XMP
     sidecar caption and tag."""
     folder = tmp_path_factory.mktemp("described") / "Summer"
-    photos = copy_photos(folder, 8)
+    photos = make_photos(folder, 8)
     for day, photo in enumerate(photos[:3], 1):
         write_exif(photo, f"2019:07:0{day} 12:00:00")
     photos[0].with_suffix(".xmp").write_text(
@@ -274,7 +267,7 @@ def test_an_older_library_summary_never_overwrites_a_newer_one(qtbot, make_windo
     """Summaries are read on two pool threads, so replies can arrive out of order (this made
     the count lag the grid after indexing)."""
     window = make_window()
-    copy_photos(tmp_path / "photos", 3)
+    make_photos(tmp_path / "photos", 3)
     indexed(qtbot, window, tmp_path / "photos", 3)
     replies = []
     monkeypatch.setattr(window.backend, "status", replies.append)
@@ -376,10 +369,11 @@ def not_clipped(dialog) -> bool:
 
 
 def test_adapt_dialog_cancels_then_runs_to_the_end(qtbot, make_window, tmp_path):
-    photos = copy_photos(tmp_path / "captioned", 48)
+    photos = copy_photos(tmp_path / "captioned", 48)  # real photos with their captions
     window = make_window()
     indexed(qtbot, window, tmp_path / "captioned", 48)
-    add_texts(window, {p: [("caption", c) for c in CAPTIONS[p.name][:2]] for p in photos[:44]})
+    captions = flickr_captions()
+    add_texts(window, {p: [("caption", c) for c in captions[p.name][:2]] for p in photos[:44]})
     window.adapt_options = {"variants": (AdaptConfig(epochs=50, batch_size=16),),
                             "rerank": False}
     window.adapt_action.trigger()
@@ -417,12 +411,12 @@ def test_a_new_file_in_a_watched_folder_appears_by_itself(qtbot, make_window, tm
     monkeypatch.setattr(live, "CHECK_EVERY_S", 0.2)
     monkeypatch.setattr(window_module, "LIVE_POLL_MS", 100)
     folder = tmp_path / "Garden"
-    copy_photos(folder, 3)
+    make_photos(folder, 3)
     window = make_window()
     indexed(qtbot, window, folder, 3)
     qtbot.waitUntil(lambda: window.live_states.get(str(folder)) == "watching", timeout=WAIT_MS)
     assert "watching" in window.sidebar.itemWidget(window.sidebar.item(1)).detail.text()
-    copy_photos(folder, 1, start=3)  # nothing pressed from here on
+    make_photos(folder, 1, start=3)  # nothing pressed from here on
     qtbot.waitUntil(lambda: window.model.rowCount() == 4 and window.photo_count == 4,
                     timeout=30_000)
     watcher = window.backend.live.watcher

@@ -11,7 +11,7 @@ import sys
 import pytest
 from PIL import Image
 
-from conftest import copy_photos
+from conftest import make_photos
 
 XMP = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
  xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""
@@ -36,7 +36,7 @@ def fingerprint(folder):
 
 @pytest.fixture
 def tagged(library, tmp_path):
-    photos = copy_photos(tmp_path / "lib", 12)
+    photos = make_photos(tmp_path / "lib", 12)
     (tmp_path / "lib" / "trip").mkdir()
     photos[8:] = [p.rename(tmp_path / "lib" / "trip" / p.name) for p in photos[8:]]
     for i, photo in enumerate(photos[:6]):

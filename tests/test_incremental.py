@@ -7,18 +7,18 @@ import shutil
 
 from PIL import Image, ImageOps
 
-from conftest import copy_photos
+from conftest import make_photos
 
 
 def test_add_modify_delete_reindex(library, tmp_path):
-    photos = copy_photos(tmp_path / "lib", 12)
+    photos = make_photos(tmp_path / "lib", 12)
     first = library.index([tmp_path / "lib"])
     assert first.added == 12 and library.embedder.images_encoded == 12
 
     again = library.index([tmp_path / "lib"])
     assert again.unchanged == 12 and library.embedder.images_encoded == 12  # nothing re-encoded
 
-    added = copy_photos(tmp_path / "lib" / "new", 3, start=100)
+    added = make_photos(tmp_path / "lib" / "new", 3, start=100)
     modified = photos[0]
     ImageOps.mirror(Image.open(modified)).save(modified, quality=90)
     os.utime(modified, (1e9, 1e9))
@@ -39,7 +39,7 @@ def test_add_modify_delete_reindex(library, tmp_path):
 
 
 def test_touch_and_rename_do_not_reencode(library, tmp_path):
-    copy_photos(tmp_path / "lib" / "trip", 8)
+    make_photos(tmp_path / "lib" / "trip", 8)
     library.index([tmp_path / "lib"])
     encoded = library.embedder.images_encoded
     one = next((tmp_path / "lib" / "trip").iterdir())
@@ -56,14 +56,14 @@ def test_touch_and_rename_do_not_reencode(library, tmp_path):
 
 
 def test_duplicate_copies_share_the_vector(library, tmp_path):
-    photo = copy_photos(tmp_path / "lib", 1)[0]
+    photo = make_photos(tmp_path / "lib", 1)[0]
     shutil.copy2(photo, tmp_path / "lib" / "copy.jpg")
     report = library.index([tmp_path / "lib"])
     assert report.added == 2 and library.embedder.images_encoded == 1
 
 
 def test_forget_removes_from_catalog_and_index_not_disk(library, tmp_path):
-    photos = copy_photos(tmp_path / "lib", 5)
+    photos = make_photos(tmp_path / "lib", 5)
     library.index([tmp_path / "lib"])
     assert library.forget(tmp_path / "lib") == 5
     assert library.catalog.counts()["photos"] == 0 and len(library.vectors) == 0

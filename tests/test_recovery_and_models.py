@@ -14,13 +14,13 @@ import torch
 from photofind.core import PhotoLibrary
 from photofind.embed.model import ModelSpec, ModelUnavailable, load_model
 
-from conftest import copy_photos
+from conftest import make_photos
 from tinymodel import TINY_CNN, write_tiny_model
 
 
 @pytest.mark.parametrize("damage", ["delete", "corrupt", "stale"])
 def test_index_rebuilt_from_catalog_without_reencoding(tmp_path, tiny_model, damage):
-    copy_photos(tmp_path / "lib", 10)
+    make_photos(tmp_path / "lib", 10)
     lib = PhotoLibrary(tmp_path / "data", model=tiny_model, workers=0)
     lib.index([tmp_path / "lib"])
     index_file = lib.index_file()
@@ -42,7 +42,7 @@ def test_index_rebuilt_from_catalog_without_reencoding(tmp_path, tiny_model, dam
 
 
 def test_model_change_reembeds_never_mixes(tmp_path, tiny_model):
-    copy_photos(tmp_path / "lib", 6)
+    make_photos(tmp_path / "lib", 6)
     lib = PhotoLibrary(tmp_path / "data", model=tiny_model, workers=0)
     lib.index([tmp_path / "lib"])
     lib.close()

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_adapt import CAPTIONS, captioned_library
+from test_adapt import captioned_library
 
 from photofind.adapt.data import build_data
 from photofind.core import CancelToken, PhotoLibrary
@@ -16,11 +16,11 @@ from photofind.search.neighbours import NeighbourTexts
 from photofind.search.rerank import CrossEncoder, Reranker, weights_text
 from photofind.search.rerank_train import neighbour_texts, train_reranker
 
-from conftest import copy_photos
+from conftest import make_photos
 
 
 def test_token_store_survives_restart_and_is_per_model(tmp_path, tiny_model):
-    copy_photos(tmp_path / "photos", 6)
+    make_photos(tmp_path / "photos", 6)
     lib = PhotoLibrary(tmp_path / "data", model=tiny_model, workers=0)
     lib.index([tmp_path / "photos"])
     ids = sorted(lib.vectors.ids)
@@ -107,7 +107,6 @@ def test_without_a_trained_head_search_is_unchanged(tmp_path, tiny_model):
     assert lib.reranker is None
     assert [r.path for r in lib.search("two children", k=12)] == \
         [r.path for r in lib.search("two children", k=12, rerank=False)]
-    assert CAPTIONS  # shared caption table loaded
 
 
 def test_look_alikes_texts_lift_a_photo_but_never_its_own():

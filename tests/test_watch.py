@@ -24,7 +24,7 @@ from watchdog.events import FileCreatedEvent, FileMovedEvent
 from photofind.library.changes import ChangeSet, sidecar_owners
 from photofind.library.watch import OFFLINE, POLLING, WATCHING, LibraryWatcher
 
-from conftest import copy_photos
+from conftest import make_photos
 
 
 def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
@@ -75,7 +75,7 @@ def test_copied_photos_are_indexed_in_one_batched_pass(library, tmp_path, watch)
     watcher = watch()
     assert watcher.state(tmp_path / "lib") == WATCHING
     batches = library.embedder.image_batches
-    copied = copy_photos(tmp_path / "lib" / "import", 20)
+    copied = make_photos(tmp_path / "lib" / "import", 20)
     wait_for(lambda: found_paths(library) == {str(p) for p in copied}, what="20 photos found")
     settle(watcher)
     assert library.embedder.images_encoded == 20
@@ -83,7 +83,7 @@ def test_copied_photos_are_indexed_in_one_batched_pass(library, tmp_path, watch)
 
 
 def test_renamed_folder_keeps_vectors(library, tmp_path, watch):
-    copy_photos(tmp_path / "lib" / "trip", 50)
+    make_photos(tmp_path / "lib" / "trip", 50)
     library.index([tmp_path / "lib"])
     encoded, ids = library.embedder.images_encoded, {r.id for r in library.catalog.photos()}
     watcher = watch()
@@ -97,7 +97,7 @@ def test_renamed_folder_keeps_vectors(library, tmp_path, watch):
 
 
 def test_deleted_photos_vanish_and_modified_ones_are_reembedded_once(library, tmp_path, watch):
-    photos = copy_photos(tmp_path / "lib", 10)
+    photos = make_photos(tmp_path / "lib", 10)
     library.index([tmp_path / "lib"])
     encoded = library.embedder.images_encoded
     watcher = watch()
@@ -125,8 +125,8 @@ def test_deleted_photos_vanish_and_modified_ones_are_reembedded_once(library, tm
 
 def test_root_away_and_back_keeps_its_photos(library, tmp_path, watch):
     drive, home = tmp_path / "drive", tmp_path / "home"
-    copy_photos(drive, 6)
-    copy_photos(home, 4, start=50)
+    make_photos(drive, 6)
+    make_photos(home, 4, start=50)
     library.index([drive, home])
     encoded = library.embedder.images_encoded
     watcher = watch()
@@ -145,7 +145,7 @@ def test_root_gone_while_being_watched_goes_offline(library, tmp_path, watch, mo
     """The folder vanishes between the presence check and the watch (a drive pulled at that
     moment): the watcher must survive it and take the root offline at its next check."""
     drive = tmp_path / "drive"
-    copy_photos(drive, 2)
+    make_photos(drive, 2)
     library.index([drive])
     drive.rename(tmp_path / "unplugged")
     present = library.root_present
@@ -162,7 +162,7 @@ def test_root_gone_while_being_watched_goes_offline(library, tmp_path, watch, mo
 def test_a_failed_root_check_is_retried_not_fatal(library, tmp_path, watch, monkeypatch):
     """A catalog read that fails during a root check (locked by another writer past its busy
     timeout) is logged; the watcher thread lives on and watches at the next check."""
-    copy_photos(tmp_path / "photos", 2)
+    make_photos(tmp_path / "photos", 2)
     library.index([tmp_path / "photos"])
     roots, calls = library.catalog.roots, []
 
@@ -175,12 +175,12 @@ def test_a_failed_root_check_is_retried_not_fatal(library, tmp_path, watch, monk
     watcher = watch()
     wait_for(lambda: len(calls) >= 3, what="a check after the failed one")
     assert watcher._thread.is_alive()
-    copy_photos(tmp_path / "photos", 1, start=2)
+    make_photos(tmp_path / "photos", 1, start=2)
     wait_for(lambda: len(catalog_paths(library)) == 3, what="new photo indexed")
 
 
 def test_index_never_deletes_photos_of_a_missing_root(library, tmp_path):
-    copy_photos(tmp_path / "drive", 3)
+    make_photos(tmp_path / "drive", 3)
     library.index([tmp_path / "drive"])
     shutil.rmtree(tmp_path / "drive")
     report = library.reconcile()
@@ -189,12 +189,12 @@ def test_index_never_deletes_photos_of_a_missing_root(library, tmp_path):
     (tmp_path / "drive").mkdir()  # an unmounted drive's bare mount point: empty, not emptied
     assert library.index([tmp_path / "drive"]).removed == 0
     assert library.catalog.counts()["photos"] == 3
-    copy_photos(tmp_path / "drive", 3)
+    make_photos(tmp_path / "drive", 3)
     assert library.reconcile().unchanged == 3 and len(found_paths(library)) == 3
 
 
 def test_move_paths_repoints_rows_without_encoding(library, tmp_path):
-    a, b, c = copy_photos(tmp_path / "lib" / "day", 3)
+    a, b, c = make_photos(tmp_path / "lib" / "day", 3)
     library.index([tmp_path / "lib"])
     ids = {p.name: library.catalog.photo_by_path(p).id for p in (a, b, c)}
     (tmp_path / "lib" / "day").rename(tmp_path / "lib" / "Day 1")
@@ -208,9 +208,9 @@ def test_move_paths_repoints_rows_without_encoding(library, tmp_path):
 
 
 def test_startup_reconciliation_finds_changes_made_while_not_watching(library, tmp_path, watch):
-    photos = copy_photos(tmp_path / "lib", 5)
+    photos = make_photos(tmp_path / "lib", 5)
     library.index([tmp_path / "lib"])
-    copy_photos(tmp_path / "lib" / "new", 3, start=20)
+    make_photos(tmp_path / "lib" / "new", 3, start=20)
     photos[0].unlink()
     photos[1].rename(tmp_path / "lib" / "renamed.jpg")
     watcher = watch(reconcile=True)
@@ -244,12 +244,12 @@ def test_burst_of_a_thousand_files_is_batched_and_complete(library, tmp_path, wa
 
 
 def test_polling_fallback(library, tmp_path, watch):
-    photos = copy_photos(tmp_path / "share", 4)
+    photos = make_photos(tmp_path / "share", 4)
     library.index([tmp_path / "share"])
     encoded = library.embedder.images_encoded
     watcher = watch(polling=True, poll_interval=0.2)
     assert watcher.state(tmp_path / "share") == POLLING
-    added = copy_photos(tmp_path / "share", 2, start=30)
+    added = make_photos(tmp_path / "share", 2, start=30)
     photos[0].unlink()
     photos[1].rename(tmp_path / "share" / "moved.jpg")
     expected = {str(p) for p in [*added, *photos[2:], tmp_path / "share" / "moved.jpg"]}
@@ -259,7 +259,7 @@ def test_polling_fallback(library, tmp_path, watch):
 
 
 def test_sidecar_change_reindexes_its_photo_without_encoding(library, tmp_path, watch):
-    photo = copy_photos(tmp_path / "lib", 2)[0]
+    photo = make_photos(tmp_path / "lib", 2)[0]
     library.index([tmp_path / "lib"])
     encoded = library.embedder.images_encoded
     watcher = watch()
@@ -273,7 +273,7 @@ def test_sidecar_change_reindexes_its_photo_without_encoding(library, tmp_path, 
 
 
 def test_lost_events_trigger_a_rescan(library, tmp_path, watch):
-    copy_photos(tmp_path / "lib", 3)
+    make_photos(tmp_path / "lib", 3)
     library.index([tmp_path / "lib"])
     watcher = watch()
     logging.getLogger(LibraryWatcher.OVERFLOW_LOGGER).warning(
@@ -286,13 +286,13 @@ def test_watch_command(tmp_path, tiny_model, capsys):
     """``photofind watch`` catches up, prints a line per batch and stops cleanly on Ctrl+C."""
     from photofind.cli import main
 
-    copy_photos(tmp_path / "lib", 2)
+    make_photos(tmp_path / "lib", 2)
     printed = sys.stdout.getvalue  # captured by capsys; readable while main() runs
 
     def user():  # in another thread: wait for the catch-up, add photos, press Ctrl+C
         try:
             wait_for(lambda: "2 new" in printed(), 60, "the catch-up line")
-            copy_photos(tmp_path / "lib" / "more", 3, start=10)
+            make_photos(tmp_path / "lib" / "more", 3, start=10)
             wait_for(lambda: "3 new" in printed(), 30, "the batch line")
         finally:
             os.kill(os.getpid(), signal.SIGINT)
