@@ -46,17 +46,19 @@ def percentiles(samples: list[float]) -> dict:
             "p95_ms": round(float(np.percentile(ms, 95)), 2)}
 
 
-def text_tower():
-    import open_clip
+def text_encoders(cache: Path) -> dict:
+    """ViT-B-32 (random weights) through both runtimes: the app's ONNX Runtime path and torch
+    as the baseline of the same run."""
+    from bench_onnx import random_vit
 
-    model = open_clip.create_model("ViT-B-32").eval()
-    tokenizer = open_clip.get_tokenizer("ViT-B-32")
-    from photofind.embed.text import text_tower as tower_of
+    from photofind.embed.encoder import Embedder
+    from photofind.embed.runtime import open_embedder
 
-    return model, tower_of(model, tokenizer)
+    onnx = open_embedder(random_vit("ViT-B-32", cache.parent), "cpu", cache)
+    return {"onnxruntime": onnx, "torch": Embedder(onnx.loaded)}
 
 
-def latency(size: int, tower, queries: list[str], work: Path) -> dict:
+def latency(size: int, encoders: dict, queries: list[str], work: Path) -> dict:
     dim = 512
     vectors = unit(size, dim, seed=size)
     ids = np.arange(1, size + 1)
@@ -74,25 +76,32 @@ def latency(size: int, tower, queries: list[str], work: Path) -> dict:
                                 np.arange(0, 3 * labelled, 3))
     head = Reranker(CrossEncoder(dim), 0.25, {}, neighbours, 0.4)
     allowed = set(ids[::2].tolist())  # a filter keeping half the library
+    out = {"build_s": round(build_s, 1), "token_bytes_per_photo": store.row_bytes}
+    for runtime, encoder in encoders.items():
+        out[runtime] = query_timings(encoder, index, store, neighbours, head, allowed,
+                                     vectors, queries)
+    return out
+
+
+def query_timings(encoder, index, store, neighbours, head, allowed, vectors, queries) -> dict:
     timings = {"hnsw": [], "hnsw_filtered": [], "exact": [], "full_query": [],
                "text_encode": [], "rerank_only": [], "neighbours_only": []}
     query_vectors = []
     for text in queries:
-        with torch.no_grad():
-            t0 = time.perf_counter()
-            pooled, tokens, mask = tower.encode([text], None, None, with_tokens=True)
-            query = torch.nn.functional.normalize(pooled, dim=-1)[0].numpy()
-            t1 = time.perf_counter()
-            hits = index.search(query, 50, allowed.__contains__)
-            t2 = time.perf_counter()
-            top = [pid for pid, _ in hits]
-            rerank(hits, head.bonus(tokens, mask, query, top, lambda ids: store.get(ids)[0],
-                                    index.vectors))
-            t3 = time.perf_counter()
-            candidates = index.vectors(top)
-            alone = time.perf_counter()
-            neighbours.scores(query, top, candidates)  # its share of the rerank, timed again
-            timings["neighbours_only"].append(time.perf_counter() - alone)
+        t0 = time.perf_counter()
+        pooled, tokens, mask = encoder.text_tokens([text])
+        query = pooled[0]
+        t1 = time.perf_counter()
+        hits = index.search(query, 50, allowed.__contains__)
+        t2 = time.perf_counter()
+        top = [pid for pid, _ in hits]
+        rerank(hits, head.bonus(tokens, mask, query, top, lambda ids: store.get(ids)[0],
+                                index.vectors))
+        t3 = time.perf_counter()
+        candidates = index.vectors(top)
+        alone = time.perf_counter()
+        neighbours.scores(query, top, candidates)  # its share of the rerank, timed again
+        timings["neighbours_only"].append(time.perf_counter() - alone)
         timings["full_query"].append(t3 - t0)
         timings["rerank_only"].append(t3 - t2)
         timings["text_encode"].append(t1 - t0)
@@ -110,8 +119,6 @@ def latency(size: int, tower, queries: list[str], work: Path) -> dict:
     out = {f"{name}": percentiles(values) for name, values in timings.items()}
     out["hnsw_speedup_vs_exact"] = round(out["exact"]["p50_ms"] / max(out["hnsw"]["p50_ms"],
                                                                        1e-3), 1)
-    out["build_s"] = round(build_s, 1)
-    out["token_bytes_per_photo"] = store.row_bytes
     return out
 
 
@@ -170,14 +177,14 @@ def main() -> None:
     parser.add_argument("--no-recall", action="store_true", help="latency only")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    _, tower = text_tower()
+    encoders = text_encoders(BENCH_MODEL.parent / "onnx")
     queries = [f"a photo of {w} on a sunny day" for w in
                ("a dog", "two children", "a red kayak", "grandma's birthday cake", "a beach",
                 "snowy mountains", "a man on a bike", "a city at night")] * (args.queries // 8)
     result = {"latency": {}, "recall": {}}
     with tempfile.TemporaryDirectory() as work:
         for size in (10_000, 100_000):
-            result["latency"][str(size)] = latency(size, tower, queries, Path(work))
+            result["latency"][str(size)] = latency(size, encoders, queries, Path(work))
     real = None if args.no_recall else real_embeddings()
     probes = unit(200, 512, seed=8)
     if real is not None:
@@ -192,11 +199,14 @@ def main() -> None:
             result["recall"][f"real-like {size} M=32"] = recall(vectors, probes, M=32)
     result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(result, indent=2))
-    print("\n| photos | full query p50/p95 ms | text forward p50 ms | rerank top-50 p50 ms | "
-          "of which look-alikes' texts ms | HNSW p50 ms | exact p50 ms | HNSW speed-up |")
-    print("|---|---|---|---|---|---|---|---|")
-    for size, row in result["latency"].items():
-        print(f"| {size} | {row['full_query']['p50_ms']} / {row['full_query']['p95_ms']} | "
+    print("\n| photos | text runtime | full query p50/p95 ms | text forward p50 ms | "
+          "rerank top-50 p50 ms | of which look-alikes' texts ms | HNSW p50 ms | "
+          "exact p50 ms | HNSW speed-up |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size, runtime, row in ((size, runtime, row) for size, by in result["latency"].items()
+                               for runtime, row in by.items() if runtime in encoders):
+        print(f"| {size} | {runtime} | {row['full_query']['p50_ms']} / "
+              f"{row['full_query']['p95_ms']} | "
               f"{row['text_encode']['p50_ms']} | "
               f"{row['rerank_only']['p50_ms']} | {row['neighbours_only']['p50_ms']} | "
               f"{row['hnsw']['p50_ms']} | "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -111,11 +112,25 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How ONNX Runtime runs the graphs (``benchmarks/bench_onnx.py`` compares them)."""
+
+    threads: int | None = None  # None: the cores this process may use
+    optimization: str = "all"  # ONNX Runtime's graph optimisation: basic, extended, all
+    int8: bool = False  # dynamically quantised weights (made beside the fp32 graph)
+
+
+_LEVELS = {"basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+           "all": "ORT_ENABLE_ALL"}
+
+
 class _Sessions:
     """ONNX Runtime sessions shared by an embedder and its adapted twins."""
 
-    def __init__(self, cache: ExportCache, providers: list[str]):
-        self.cache, self.providers = cache, providers
+    def __init__(self, cache: ExportCache, providers: list[str],
+                 options: RuntimeOptions = RuntimeOptions()):
+        self.cache, self.providers, self.options = cache, providers, options
         self.open: dict[str, object] = {}
         self.table: np.ndarray | None = None
 
@@ -124,12 +139,26 @@ class _Sessions:
             import onnxruntime as ort
 
             options = ort.SessionOptions()
-            options.intra_op_num_threads = cores()
+            options.intra_op_num_threads = self.options.threads or cores()
             options.inter_op_num_threads = 1
+            options.graph_optimization_level = getattr(
+                ort.GraphOptimizationLevel, _LEVELS[self.options.optimization])
             options.log_severity_level = 3
-            self.open[name] = ort.InferenceSession(str(self.cache.path(name)), options,
+            path = self._int8(name) if self.options.int8 else self.cache.path(name)
+            self.open[name] = ort.InferenceSession(str(path), options,
                                                    providers=self.providers)
         return self.open[name]
+
+    def _int8(self, name: str) -> Path:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        source = self.cache.path(name)
+        target = source.with_suffix(".int8.onnx")
+        if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
+            partial = target.with_suffix(".partial")
+            quantize_dynamic(source, partial, weight_type=QuantType.QInt8)
+            os.replace(partial, target)
+        return target
 
 
 class OrtEmbedder:
@@ -193,6 +222,12 @@ class OrtEmbedder:
             self._dim = int(self.encode_texts(["a photo"]).shape[1])
             self.texts_encoded -= 1
         return self._dim
+
+    def with_options(self, options: RuntimeOptions) -> OrtEmbedder:
+        """A twin that runs the same graphs with other runtime options."""
+        twin = self.adapted(self.adaptation)
+        twin._sessions = _Sessions(self.cache, self._sessions.providers, options)
+        return twin
 
     def adapted(self, adaptation) -> OrtEmbedder:
         key = self.base_key

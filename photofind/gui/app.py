@@ -29,16 +29,6 @@ def splash_pixmap(app: QApplication) -> QPixmap:
     return card
 
 
-def preload_model_code() -> None:
-    """Import open_clip (and with it torch, torchvision, timm, transformers) before the
-    window exists. Imported later from a worker thread, its C extensions hold the GIL for
-    up to ~0.4 s at a time, which would freeze the window; here it only delays the start."""
-    try:
-        import open_clip  # noqa: F401
-    except ImportError:
-        pass  # loading the model will explain what is missing
-
-
 def run_app(args) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
@@ -49,8 +39,9 @@ def run_app(args) -> int:
     splash = QSplashScreen(splash_pixmap(app))
     splash.show()
     app.processEvents()
-    preload_model_code()
-    from photofind.gui.window import MainWindow  # imports the core (torch) too
+    # The window comes up before any model is loaded: the search thread loads it (ONNX
+    # Runtime, no torch once the model was exported) and queues what is typed meanwhile.
+    from photofind.gui.window import MainWindow
 
     window = MainWindow(Settings(), overrides=args)
     window.show()

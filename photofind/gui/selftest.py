@@ -67,7 +67,7 @@ def _run(tmp: Path, folder: str | None) -> dict:
     from PySide6.QtCore import QSettings, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from photofind.gui.app import app_icon, preload_model_code
+    from photofind.gui.app import app_icon
     from photofind.gui.settings import Settings
 
     qInstallMessageHandler(_quiet_offscreen)
@@ -76,7 +76,6 @@ def _run(tmp: Path, folder: str | None) -> dict:
     if app_icon().pixmap(64, 64).isNull():  # needs the resources and Qt's SVG plugins
         raise SelfTestFailed("the application icon (photofind.svg) did not render")
     _refuse_dialogs(QMessageBox)
-    preload_model_code()
     import torch
 
     from photofind.gui.window import MainWindow

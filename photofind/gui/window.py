@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 
 from photofind.embed.spec import ModelUnavailable
 from photofind.gui.actions import PhotoActions
-from photofind.gui.adapt_dialog import AdaptDialog
 from photofind.gui.backend import Backend
 from photofind.gui.detail import DetailPane
 from photofind.gui.filter_bar import FilterBar
@@ -63,7 +62,7 @@ class MainWindow(QMainWindow):
         self.folder: str | None = None
         self.live_states: dict[str, str] = {}
         self.adapt_options: dict = {}  # passed to photofind.adapt.library.adapt (variants…)
-        self.adapt_dialog: AdaptDialog | None = None
+        self.adapt_dialog = None  # photofind.gui.adapt_dialog.AdaptDialog, once opened
         self.last_report = None
         self._asking_for_model = False
         self.debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
@@ -192,6 +191,7 @@ class MainWindow(QMainWindow):
         if self.backend is None:
             return
         if status["photos"]:
+            self.say("Loading the model… (a search typed now runs as soon as it is ready)")
             self.backend.warm_up()  # load the model now, so the first search is quick
         self.backend.live.start()  # the window is up: start watching (in the background)
 
@@ -457,6 +457,8 @@ class MainWindow(QMainWindow):
         if self.adapt_dialog is not None and self.adapt_dialog.state == "running":
             self.adapt_dialog.raise_()
             return
+        from photofind.gui.adapt_dialog import AdaptDialog  # torch: only when adapting
+
         dialog = AdaptDialog(self.backend, self.adapt_options, self)
         dialog.model_changed.connect(self.run_search)
         dialog.model_changed.connect(self.refresh_status)
