@@ -519,6 +519,8 @@ class PhotoLibrary:
             return self._browse(allowed, k)
         if not self.catalog.counts()["photos"]:
             raise ValueError("The library is empty: index a folder first (photofind index DIR).")
+        if allowed is not None and not allowed:
+            return []  # the filters leave nothing: no model, no rerank of zero candidates
         reranker = self.reranker if rerank and image is None else None
         if reranker is not None and reranker.active:
             vectors, text_tokens, text_mask = self.embedder.text_tokens([text.strip()])
@@ -534,7 +536,7 @@ class PhotoLibrary:
         hits = self.vectors.search(query, pool, allowed.__contains__ if allowed is not None
                                    else None)
         cosine, cross = dict(hits), {}
-        if reranker is not None:
+        if reranker is not None and hits:
             top = hits[:DEFAULT_TOP_K]
             reordered = rerank_hits(top, reranker.bonus(
                 text_tokens, text_mask, query, [pid for pid, _ in top],
@@ -544,8 +546,9 @@ class PhotoLibrary:
         order, matched = [pid for pid, _ in hits], set()
         fts = fts_query(text) if use_text else None
         if fts:
+            live = self.vectors.ids  # a copy of the id set: once, not per match
             text_ids = [pid for pid, _ in self.catalog.text_matches(fts, pool)
-                        if (allowed is None or pid in allowed) and pid in self.vectors.ids]
+                        if (allowed is None or pid in allowed) and pid in live]
             matched = set(text_ids)
             for pid in matched - cosine.keys():
                 cosine[pid] = float(self.vectors.vector(pid) @ query)

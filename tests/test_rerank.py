@@ -12,6 +12,7 @@ from test_adapt import captioned_library
 from photofind.adapt.data import build_data
 from photofind.core import CancelToken, PhotoLibrary
 from photofind.index.tokens import TokenStore
+from photofind.search.filters import SearchFilters
 from photofind.search.neighbours import NeighbourTexts
 from photofind.search.rerank import CrossEncoder, Reranker, weights_text
 from photofind.search.rerank_train import neighbour_texts, train_reranker
@@ -158,3 +159,7 @@ def test_neighbour_texts_rerank_the_top_k_through_search(tmp_path, tiny_model):
     lib._reranker = again
     assert [r.photo.id for r in lib.search("a dog runs on the grass", k=70, hybrid=False)] \
         == [r.photo.id for r in reranked]
+    again.weight = 1.0  # head and look-alikes both on: a filter leaving 0 or 1 photos
+    assert lib.search("a dog", filters=SearchFilters(camera="zzznothing")) == []
+    only = SearchFilters(folder=str(photos[3]))
+    assert [r.path for r in lib.search("a dog", filters=only)] == [str(photos[3])]
