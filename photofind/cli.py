@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -406,9 +407,13 @@ def main(argv: list[str] | None = None) -> int:
         return launch_gui(args)
     from photofind.embed.spec import ModelUnavailable
 
+    logging.basicConfig(format="%(message)s")  # stderr: stdout stays for results and JSON
+    logging.getLogger("photofind").setLevel(logging.INFO)
     lib = open_library(args)
     try:
-        return COMMANDS[args.command](lib, args)
+        code = COMMANDS[args.command](lib, args)
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
+        return code
     except ModelUnavailable as exc:
         print(f"photofind: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -418,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("photofind: interrupted; everything done so far is saved.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left early (`photofind status | head`): fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+        return 0
     finally:
         lib.close()
 

