@@ -7,10 +7,11 @@ space: 16 × 512 × float16 = 16 KB per photo for ViT-B-32 or the bench model.
 
 from __future__ import annotations
 
+import functools
 import math
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
 GRID = 4
 
@@ -28,7 +29,7 @@ def encode_with_tokens(model, adaptation, pixels: torch.Tensor
             pixels = pixels + prompt.mask * prompt.border.to(pixels.dtype)
         fmap = visual.trunk.forward_features(pixels)
         pooled = visual.head(visual.trunk.forward_head(fmap))
-        cells = F.adaptive_avg_pool2d(fmap, GRID).flatten(2).transpose(1, 2)
+        cells = grid_pool(fmap.flatten(2).transpose(1, 2), fmap.shape[-2], fmap.shape[-1])
         tokens = visual.head(cells)
     else:
         features = adaptation.encode_image(model, pixels) if adaptation is not None else \
@@ -48,5 +49,27 @@ def _vit(visual, prompt, pixels):
     if visual.proj is not None:
         pooled, tokens = pooled @ visual.proj, tokens @ visual.proj
     side = int(math.isqrt(tokens.shape[1]))
-    grid = tokens[:, : side * side].transpose(1, 2).reshape(tokens.shape[0], -1, side, side)
-    return pooled, F.adaptive_avg_pool2d(grid, GRID).flatten(2).transpose(1, 2)
+    return pooled, grid_pool(tokens[:, : side * side], side, side)
+
+
+def grid_pool(cells: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """N×(H·W)×D row-major cells → N×16×D: ``adaptive_avg_pool2d`` to 4×4, written as one
+    matrix product with the same (possibly overlapping) bins, because ONNX exporters cannot
+    export adaptive pooling whose input size is not a multiple of its output."""
+    return torch.from_numpy(_pool_matrix(int(height), int(width))).to(cells) @ cells
+
+
+@functools.cache
+def _pool_matrix(height: int, width: int) -> np.ndarray:
+    """A constant (numpy, so an exporter records a weight, not the ops that made it)."""
+    return np.kron(_bins(height), _bins(width)).astype(np.float32)
+
+
+def _bins(size: int) -> np.ndarray:
+    """GRID×size averaging rows of adaptive pooling: bin i covers
+    [floor(i·size/GRID), ceil((i+1)·size/GRID))."""
+    rows = np.zeros((GRID, size))
+    for i in range(GRID):
+        start, end = (i * size) // GRID, -((-(i + 1) * size) // GRID)
+        rows[i, start:end] = 1.0 / (end - start)
+    return rows
