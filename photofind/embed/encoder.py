@@ -6,13 +6,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from photofind.embed.keys import EmbedderKeys
 from photofind.embed.model import LoadedModel, ModelSpec, load_model
 from photofind.embed.text import encode_frozen_text, text_tower
 from photofind.embed.tokens import encode_with_tokens
 from photofind.library.decode import PrepSpec
 
 
-class Embedder:
+class Embedder(EmbedderKeys):
     """Frozen open_clip model + tokenizer, run by torch (``photofind.embed.runtime`` has the
     ONNX Runtime twin). Counts its calls so callers (and tests) can see how much encoding an
     operation really cost."""
@@ -40,25 +41,12 @@ class Embedder:
         """The frozen model's key: zero-shot embeddings are stored under it."""
         return self.loaded.key
 
-    @property
-    def key(self) -> str:
-        """Key of the image embeddings this embedder makes (adapted photos get their own)."""
-        return self._key
-
     def adapted(self, adaptation) -> Embedder:
         """A sibling embedder that encodes with ``adaptation`` (None: zero-shot)."""
         twin = Embedder(self.loaded)
         twin.adaptation = adaptation
-        if adaptation is not None and adaptation.touches_images:
-            twin._key = f"{self.loaded.key}|adapted:{adaptation.image_digest()}"
+        twin._key = self.adapted_key(adaptation)
         return twin
-
-    @property
-    def dim(self) -> int:
-        if self._dim is None:
-            self._dim = int(self.encode_texts(["a photo"]).shape[1])
-            self.texts_encoded -= 1
-        return self._dim
 
     @torch.inference_mode()
     def encode_images(self, batch: np.ndarray, with_tokens: bool = False):
@@ -78,13 +66,6 @@ class Embedder:
         if not with_tokens:
             return vectors
         return vectors, None if tokens is None else tokens.half().cpu().numpy()
-
-    @property
-    def token_key(self) -> str:
-        """Key of the reranker's image tokens: only visual prompts change them."""
-        adaptation = self.adaptation
-        return self.key if adaptation is not None and adaptation.visual is not None \
-            else self.base_key
 
     @torch.inference_mode()
     def text_tokens(self, texts: list[str]):

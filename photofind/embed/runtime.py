@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from photofind.embed.keys import EmbedderKeys
 from photofind.embed.onnx_files import ExportCache, source_facts
 from photofind.embed.spec import ModelSpec, ModelUnavailable
 from photofind.library.decode import PrepSpec
@@ -165,7 +166,7 @@ class _Sessions:
         return target
 
 
-class OrtEmbedder:
+class OrtEmbedder(EmbedderKeys):
     """The ``Embedder`` interface (see ``photofind.embed.encoder``) over exported graphs."""
 
     def __init__(self, cache: ExportCache, manifest: dict, device: str | None = None,
@@ -210,23 +211,6 @@ class OrtEmbedder:
     def base_key(self) -> str:
         return self.cache.key
 
-    @property
-    def key(self) -> str:
-        return self._key
-
-    @property
-    def token_key(self) -> str:
-        adaptation = self.adaptation
-        return self.key if adaptation is not None and adaptation.visual is not None \
-            else self.base_key
-
-    @property
-    def dim(self) -> int:
-        if self._dim is None:
-            self._dim = int(self.encode_texts(["a photo"]).shape[1])
-            self.texts_encoded -= 1
-        return self._dim
-
     def with_options(self, options: RuntimeOptions) -> OrtEmbedder:
         """A twin that runs the same graphs with other runtime options."""
         twin = self.adapted(self.adaptation)
@@ -234,11 +218,8 @@ class OrtEmbedder:
         return twin
 
     def adapted(self, adaptation) -> OrtEmbedder:
-        key = self.base_key
-        if adaptation is not None and adaptation.touches_images:
-            key = f"{self.base_key}|adapted:{adaptation.image_digest()}"
         return OrtEmbedder(self.cache, self.manifest, self.device_preference, self._loaded,
-                           adaptation, self._sessions, key)
+                           adaptation, self._sessions, self.adapted_key(adaptation))
 
     # -- images ---------------------------------------------------------------------------
     def encode_images(self, batch: np.ndarray, with_tokens: bool = False):
