@@ -73,10 +73,9 @@ def export_image(model: nn.Module, image_size: int, path: Path, adaptation=None)
     sample = torch.randn(2, 3, image_size, image_size, generator=generator)
     check = torch.randn(3, 3, image_size, image_size, generator=generator)
     with torch.inference_mode():
-        has_tokens = len(graph(sample[:1])) == 2
-    outputs = ["pooled", "tokens"] if has_tokens else ["pooled"]
-    with torch.inference_mode():
         expected = [t.float().numpy() for t in graph(check)]
+    has_tokens = len(expected) == 2
+    outputs = ["pooled", "tokens"] if has_tokens else ["pooled"]
     with _writing(path) as tmp:
         cosine = _export(graph, (sample,), tmp, ["pixels"], outputs, {"pixels": {0: _BATCH}},
                          lambda: _min_cosine(expected, _run(tmp, {"pixels": check.numpy()})),

@@ -81,16 +81,8 @@ def export_base(cache: ExportCache, loaded) -> dict:
     image = export_image(loaded.model, prep.size, cache.path("image.onnx"))
     manifest = {"preprocess": loaded.preprocess_cfg, "tokenizer": tokenizer, "text": text,
                 "images": {loaded.key: image}, "dim": text["dim"]}
-    cache.write(_jsonable(manifest))
+    cache.write(manifest)  # JSON: the preprocessing's tuples come back as lists
     return cache.read()
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _providers(device: str | None) -> list[str]:
