@@ -24,12 +24,12 @@ import open_clip
 import torch
 from safetensors.torch import save_file
 
-from photofind.adapt import library as adaptation
 from photofind.adapt.store import Adaptation
 from photofind.adapt.trainer import AdaptProgress
-from photofind.core import PhotoLibrary
 from photofind.embed.model import ModelSpec
 from photofind.library.metadata import TextItem
+from photofind.services import adapting as adaptation
+from photofind.services.library import PhotoLibrary
 
 FLICKR = Path(__file__).resolve().parents[2] / "shared" / "data" / "flickr8k"
 

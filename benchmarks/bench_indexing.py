@@ -47,7 +47,7 @@ import photofind
 from photofind.library.decode import prepare_photo
 from photofind.library.pipeline import default_workers
 
-# torch, open_clip and photofind.core are imported where used: spawned decoder processes
+# torch, open_clip and photofind.services are imported where used: spawned decoder processes
 # re-import this module and, like the CLI's, should not load torch.
 
 FLICKR = Path("/work/shared/data/flickr8k/images")
@@ -113,7 +113,7 @@ def decode_all(files: list[Path], prep) -> tuple[np.ndarray, float]:
 def run_pipeline(folder: Path, spec, workers: int, data_dir: Path) -> tuple[float, float, dict]:
     """Index ``folder`` into a fresh library; also returns the library's status, with
     ``catalog_file_bytes``: the catalog's size once closed (its WAL checkpointed)."""
-    from photofind.core import PhotoLibrary
+    from photofind.services.library import PhotoLibrary
 
     library = PhotoLibrary(data_dir, model=spec, workers=workers)
     try:

@@ -160,10 +160,9 @@ def recall(vectors: np.ndarray, probes: np.ndarray, efs=(64, 128, 256, 512), M: 
     out = {"vectors": len(vectors), "M": M, "build_s": round(time.perf_counter() - started, 1)}
     exact = [set(np.argpartition(-(vectors @ probe), 10)[:10].tolist()) for probe in probes]
     for ef in efs:
-        index._index.set_ef(ef)
         found, started = 0, time.perf_counter()
         for probe, truth in zip(probes, exact):
-            found += len(truth & set(index._index.knn_query(probe, k=10)[0][0].tolist()))
+            found += len(truth & {pid for pid, _ in index.search(probe, 10, ef=ef)})
         out[f"ef{ef}"] = {"recall@10": round(found / (10 * len(probes)), 4),
                           "query_ms": round(1000 * (time.perf_counter() - started)
                                             / len(probes), 3)}

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from photofind import evaluate
+from photofind.services import evaluate
 
 KEYS = {"captioned": ["R@1", "R@5", "R@10", "median_rank"],
         "tagged": ["mAP_word", "mAP_template", "mAP_template_no_distractors", "P@10_template"]}

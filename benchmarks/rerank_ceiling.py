@@ -34,12 +34,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "bench-results" / "rerank-ceiling"))
     args = parser.parse_args()
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from photofind import evaluate
     from photofind.adapt.data import build_data
-    from photofind.adapt.library import teach_reranker
-    from photofind.core import PhotoLibrary
+    from photofind.adapt.rerank_train import choose_weights, train_reranker
     from photofind.embed.model import ModelSpec
-    from photofind.search.rerank_train import choose_weights, train_reranker
+    from photofind.services import evaluate
+    from photofind.services.adapting import teach_reranker
+    from photofind.services.library import PhotoLibrary
 
     spec = ModelSpec("custom", str(MODEL / "bench-lit.safetensors"),
                      str(MODEL / "bench-lit.json"))
@@ -75,7 +75,7 @@ def main() -> None:
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         owner, held = evaluate.owner_split(photos, seed, evaluate.EvalSettings.owner_fraction)
-        lib = evaluate._fresh(base, out / "run", library)
+        lib = evaluate.fresh_copy(base, out / "run", library)
         evaluate.add_captions(lib, folder, table, owner)
         data = build_data(lib.catalog.all_texts(), sorted(lib.vectors.ids), seed=seed)
         row = {"seed": seed, "zero-shot": held_out_r1(lib, held)}
@@ -83,7 +83,7 @@ def main() -> None:
         row["library head"] = held_out_r1(lib, held)
         row["library head weight"] = info.get("weight", 0.0)
         donor_head.weight = choose_weights(lib, donor_head, data, seed)["weight"]
-        lib._reranker = donor_head
+        lib.reranker = donor_head
         row["donor head"] = held_out_r1(lib, held)
         row["donor head weight"] = donor_head.weight
         lib.close()

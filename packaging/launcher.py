@@ -10,6 +10,6 @@ import sys
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()
-    from photofind.cli import main
+    from photofind.launch import main
 
     sys.exit(main())

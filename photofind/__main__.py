@@ -1,5 +1,5 @@
 import sys
 
-from photofind.cli import main
+from photofind.launch import main
 
 sys.exit(main())

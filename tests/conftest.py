@@ -139,7 +139,7 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture
 def library(tmp_path, tiny_model):
-    from photofind.core import PhotoLibrary
+    from photofind.services.library import PhotoLibrary
 
     lib = PhotoLibrary(tmp_path / "data", model=tiny_model, workers=1)
     yield lib

@@ -9,13 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from photofind.adapt import library as adaptation
 from photofind.adapt.data import NotEnoughData
 from photofind.adapt.prompts import VisualPrompt
 from photofind.adapt.store import Adaptation, AdaptConfig
-from photofind.core import CancelToken, PhotoLibrary
 from photofind.embed.model import ModelSpec, load_model
 from photofind.library.metadata import TextItem
+from photofind.services import adapting as adaptation
+from photofind.services.jobs import CancelToken
+from photofind.services.library import PhotoLibrary
 
 from conftest import FLICKR, copy_photos, flickr_captions, make_photos
 from tinymodel import TINY_CNN, TINY_HF_TEXT, TINY_VIT, write_tiny_model

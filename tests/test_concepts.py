@@ -9,13 +9,13 @@ import sys
 
 import torch
 
-from photofind.adapt import library as adaptation
 from photofind.adapt.prompts import ConceptVocabulary, TextPrompt
 from photofind.adapt.store import AdaptConfig
-from photofind.core import PhotoLibrary
 from photofind.embed.model import load_model
 from photofind.library.metadata import TextItem
 from photofind.search.filters import SearchFilters
+from photofind.services import adapting as adaptation
+from photofind.services.library import PhotoLibrary
 
 from conftest import shared_data
 
@@ -83,7 +83,8 @@ def test_concepts_are_learned_listed_and_removed(tmp_path, tiny_model):
     lib = PhotoLibrary(data_dir, model=tiny_model, workers=0)
     biscuits = lib.search(filters=SearchFilters(tag="Biscuit"), k=100)
     with lib.catalog.transaction() as db:  # the person removes the tag everywhere
-        db.execute("DELETE FROM texts WHERE text='Biscuit'")
+        for hit in biscuits:
+            lib.catalog.set_texts(db, hit.photo.id, [])  # the tag was their only text
     lib.close()
     lib = PhotoLibrary(data_dir, model=tiny_model, workers=0)
     assert {c["name"] for c in adaptation.concepts(lib)} == {"Pemberton"}

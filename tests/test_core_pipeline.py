@@ -17,7 +17,7 @@ real_photos = needs_shared("flickr8k")  # a marker: checked before `indexed` cop
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, tiny_model):
-    from photofind.core import PhotoLibrary
+    from photofind.services.library import PhotoLibrary
 
     base = tmp_path_factory.mktemp("e2e")
     photos = copy_photos(base / "photos", 50)
@@ -98,7 +98,7 @@ def test_output_cut_short_by_a_pipe_is_no_error(indexed):
 
 
 def test_relative_data_dir_is_stored_absolute(tmp_path, monkeypatch):
-    from photofind.core import PhotoLibrary
+    from photofind.services.library import PhotoLibrary
 
     monkeypatch.chdir(tmp_path)
     lib = PhotoLibrary("rel-data", workers=0)
@@ -124,8 +124,8 @@ def test_large_libraries_search_more_broadly():
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     index = VectorIndex.build(np.arange(99), vectors[:99], 8, HnswParams(ef=16, large_library=100))
     index.search(vectors[0], 5)
-    assert index._index.ef == 16  # the hnswlib index itself
+    assert index.ef == 16
     index.add(np.arange(99, 120), vectors[99:])
     assert [pid for pid, _ in index.search(vectors[110], 5)][0] == 110
-    assert index._index.ef == 32
-    assert index.search(vectors[0], 40) and index._index.ef == 40  # never below k
+    assert index.ef == 32
+    assert index.search(vectors[0], 40) and index.ef == 40  # never below k

@@ -421,4 +421,4 @@ def test_a_new_file_in_a_watched_folder_appears_by_itself(qtbot, make_window, tm
                     timeout=30_000)
     watcher = window.backend.live.watcher
     window.close()
-    assert not watcher._thread.is_alive()  # stopped with the window
+    assert not watcher.running  # stopped with the window

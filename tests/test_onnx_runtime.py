@@ -16,12 +16,12 @@ import pytest
 import torch
 
 from photofind.adapt.store import Adaptation, AdaptConfig
-from photofind.core import PhotoLibrary
 from photofind.embed import export
 from photofind.embed.encoder import Embedder
 from photofind.embed.onnx_files import ExportCache, source_facts
 from photofind.embed.runtime import OrtEmbedder, open_embedder
 from photofind.embed.spec import ModelSpec
+from photofind.services.library import PhotoLibrary
 
 from tinymodel import TINY_CNN, TINY_HF_TEXT, TINY_VIT, write_tiny_model
 

@@ -11,8 +11,8 @@ import textwrap
 import pytest
 import torch
 
-from photofind.core import PhotoLibrary
 from photofind.embed.model import ModelSpec, ModelUnavailable, load_model
+from photofind.services.library import PhotoLibrary
 
 from conftest import make_photos
 from tinymodel import TINY_CNN, write_tiny_model

@@ -10,12 +10,13 @@ import torch
 from test_adapt import captioned_library
 
 from photofind.adapt.data import build_data
-from photofind.core import CancelToken, PhotoLibrary
+from photofind.adapt.rerank_train import neighbour_texts, train_reranker
 from photofind.index.tokens import TokenStore
 from photofind.search.filters import SearchFilters
 from photofind.search.neighbours import NeighbourTexts
 from photofind.search.rerank import CrossEncoder, Reranker, weights_text
-from photofind.search.rerank_train import neighbour_texts, train_reranker
+from photofind.services.jobs import CancelToken
+from photofind.services.library import PhotoLibrary
 
 from conftest import make_photos
 
@@ -47,7 +48,7 @@ def test_head_learns_and_rerank_moves_only_the_top_k(tmp_path, tiny_model):
     assert reranker.meta["epochs"] == 3
     assert train_reranker(lib, data, epochs=3, time_budget_s=1e-6).meta["epochs"] == 1
     reranker.weight = 10.0  # force it on, whatever validation says
-    lib._reranker = reranker
+    lib.reranker = reranker
     plain = lib.search("a dog runs on the grass", k=70, rerank=False, hybrid=False)
     reranked = lib.search("a dog runs on the grass", k=70, hybrid=False)
     top = {r.photo.id for r in plain[:50]}
@@ -146,7 +147,7 @@ def test_neighbour_texts_rerank_the_top_k_through_search(tmp_path, tiny_model):
     reranker.neighbours, reranker.weight, reranker.neighbour_weight = neighbours, 0.0, 10.0
     assert reranker.active and weights_text({"weight": 0.0, "neighbour_weight": 10.0}) == \
         "look-alikes' texts ×10.0"
-    lib._reranker = reranker
+    lib.reranker = reranker
     plain = lib.search("a dog runs on the grass", k=70, rerank=False, hybrid=False)
     reranked = lib.search("a dog runs on the grass", k=70, hybrid=False)
     assert {r.photo.id for r in reranked[:50]} == {r.photo.id for r in plain[:50]}
@@ -156,7 +157,7 @@ def test_neighbour_texts_rerank_the_top_k_through_search(tmp_path, tiny_model):
         sorted((r.score + b for r, b in zip(reranked[:50], bonus)), reverse=True)
     reranker.save(tmp_path / "r.safetensors")
     again = Reranker.load(tmp_path / "r.safetensors")
-    lib._reranker = again
+    lib.reranker = again
     assert [r.photo.id for r in lib.search("a dog runs on the grass", k=70, hybrid=False)] \
         == [r.photo.id for r in reranked]
     again.weight = 1.0  # head and look-alikes both on: a filter leaving 0 or 1 photos

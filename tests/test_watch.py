@@ -22,7 +22,7 @@ from PIL import Image, ImageOps
 from watchdog.events import FileCreatedEvent, FileMovedEvent
 
 from photofind.library.changes import ChangeSet, sidecar_owners
-from photofind.library.watch import OFFLINE, POLLING, WATCHING, LibraryWatcher
+from photofind.services.watch import OFFLINE, POLLING, WATCHING, LibraryWatcher
 
 from conftest import make_photos
 
@@ -37,7 +37,7 @@ def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
 
 
 def catalog_paths(library) -> set[str]:
-    return {row.path for row in library.catalog.photos("error IS NULL")}
+    return {row.path for row in library.catalog.photos() if row.error is None}
 
 
 def found_paths(library, k: int = 2000) -> set[str]:
@@ -155,7 +155,7 @@ def test_root_gone_while_being_watched_goes_offline(library, tmp_path, watch, mo
     watcher = watch(polling=True)
     # states() leaves out a root that has no state yet, as this one has until that check
     wait_for(lambda: watcher.states().get(str(drive)) == OFFLINE, what="root offline")
-    assert not lies and watcher._thread.is_alive()
+    assert not lies and watcher.running
     assert not library.status()["roots"][0]["online"]
 
 
@@ -174,7 +174,7 @@ def test_a_failed_root_check_is_retried_not_fatal(library, tmp_path, watch, monk
     monkeypatch.setattr(library.catalog, "roots", locked_on_the_first_background_check)
     watcher = watch()
     wait_for(lambda: len(calls) >= 3, what="a check after the failed one")
-    assert watcher._thread.is_alive()
+    assert watcher.running
     make_photos(tmp_path / "photos", 1, start=2)
     wait_for(lambda: len(catalog_paths(library)) == 3, what="new photo indexed")
 

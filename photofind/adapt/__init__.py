@@ -1,2 +1,3 @@
-"""'Adapt to my library': prompt tuning on the frozen model (no Qt here; the GUI wires it to a
-QThread). Entry points: ``photofind.adapt.library.adapt``, ``reset``, ``usable``."""
+"""'Adapt to my library': the trainers on the frozen model (prompts, concept words, the
+residual adapter, the reranker's head) and the files they save. The job that runs them on a
+library (re-embedding, swapping the index) is ``photofind.services.adapting``."""

@@ -1,6 +1,6 @@
 """"Adapt to my library": teach the model the person's own captions and tags.
 
-The training lives in ``photofind.adapt.library``; this dialog counts what it can learn from,
+The training lives in ``photofind.services.adapting``; this dialog counts what it can learn from,
 runs ``adapt`` in a ``QThread`` (holding the backend's write lock, so indexing waits instead of
 adding photos the re-embedding would miss), shows progress with Cancel, and ends with the
 before/after numbers, the re-ranker and the personal concepts learned.
@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from photofind.adapt.data import NotEnoughData
-from photofind.adapt.library import adapt, concepts, reset, usable
 from photofind.adapt.trainer import AdaptProgress, AdaptResult
-from photofind.core import CancelToken
 from photofind.gui.progress import duration
 from photofind.gui.tasks import run_task
 from photofind.search.rerank import weights_text
+from photofind.services.adapting import adapt, concepts, reset, usable
+from photofind.services.jobs import CancelToken
 
 PHASES = {"caching": "Preparing your photos", "baseline": "Measuring the plain model",
           "training": "Training", "validating": "Checking on set-aside photos",

@@ -21,11 +21,11 @@ import time
 
 from PySide6.QtCore import QObject, QThread, QThreadPool, Signal, Slot
 
-from photofind.core import CancelToken
 from photofind.gui.live import LiveLibrary
 from photofind.gui.queries import Query, describe, library_summary, run_query
 from photofind.gui.tasks import run_task
 from photofind.gui.thumbs import PREVIEW_SIZE, ThumbCache, ThumbnailLoader
+from photofind.services.jobs import CancelToken
 
 PROGRESS_EVERY_S = 0.1  # progress signals at most this often
 CHANGED_EVERY_S = 1.5  # "the catalog grew" signals while indexing

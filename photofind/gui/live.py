@@ -13,7 +13,7 @@ import threading
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from photofind.gui.tasks import run_task
-from photofind.library.watch import LibraryWatcher
+from photofind.services.watch import LibraryWatcher
 
 DEBOUNCE_S = 1.0  # quiet time before a batch of changes is indexed
 CHECK_EVERY_S = 2.0  # how often the watcher looks for new, missing or returning folders

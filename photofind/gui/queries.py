@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
-from photofind.core import SearchResult
 from photofind.library.catalog import PhotoRow
 from photofind.search.filters import SearchFilters
+from photofind.services.searching import SearchResult
 
 BROWSE_LIMIT = 2000  # photos listed when there is no query
 Hit = SearchResult  # what the grid shows: the core's result as is (score None when listing)
@@ -35,25 +35,13 @@ class Query:
 def run_query(lib, query: Query) -> list[Hit]:
     """Search or list the library; an empty library gives no hits, not an error."""
     if query.browsing and not replace(query.filters, folder=None).active():
-        return browse(lib, query.folder)
+        return lib.browse(query.folder, BROWSE_LIMIT)  # in indexing order: a folder grows
     if query.browsing:  # filters alone: the matching photos, newest first
         return lib.search(filters=query.filters, k=BROWSE_LIMIT)
     if not lib.catalog.counts()["photos"]:
         return []
     return lib.search(text=query.text.strip() or None, image=query.image, k=query.k,
                       min_score=query.min_score, filters=query.filters)
-
-
-def browse(lib, folder: str | None = None, limit: int = BROWSE_LIMIT) -> list[Hit]:
-    """Every photo (of a folder) in the order it was indexed, so a folder being indexed grows
-    at the end of the grid instead of reshuffling it; offline folders are hidden as in search."""
-    where, args = SearchFilters(folder=folder).where()
-    offline = [rid for rid, _, _, online in lib.catalog.roots() if not online]
-    if offline:
-        where += f" AND COALESCE(photos.root_id, -1) NOT IN ({','.join('?' * len(offline))})"
-        args += offline
-    rows = lib.catalog.photos(f"{where} ORDER BY id LIMIT ?", [*args, limit])
-    return [Hit(row, None) for row in rows]
 
 
 def library_summary(lib) -> dict:

@@ -1,5 +1,6 @@
-"""Persistent preferences (QSettings, organisation "photofind") and how they become a
-``PhotoLibrary``. Command-line options win over stored ones for that run only."""
+"""Persistent preferences (QSettings, organisation "photofind"), among them the library
+options that ``photofind.services.options.open_library`` turns into a ``PhotoLibrary``.
+Command-line options win over stored ones for that run only."""
 
 from __future__ import annotations
 
@@ -62,10 +63,3 @@ def model_label(spec) -> str:
     if spec.config:
         return f"{os.path.basename(spec.config)} + {weights}"
     return f"{spec.name} ({weights})"
-
-
-def open_library(options: SimpleNamespace):
-    """A ``PhotoLibrary`` from options shaped like the CLI's (same rules for model specs)."""
-    from photofind.cli import open_library as open_from_args
-
-    return open_from_args(options)

@@ -33,9 +33,10 @@ from photofind.gui.live import brief, changed_anything
 from photofind.gui.progress import IndexProgress
 from photofind.gui.queries import BROWSE_LIMIT, Hit, Query, describe_filters
 from photofind.gui.results import HIT_ROLE, ResultsModel, ResultsView
-from photofind.gui.settings import Settings, open_library
+from photofind.gui.settings import Settings
 from photofind.gui.settings_dialog import SettingsDialog, ask_for_weights
 from photofind.gui.sidebar import FolderSidebar
+from photofind.services.options import open_library
 
 DEBOUNCE_MS = 300
 EMPTY_LIBRARY = "Drop a folder here to start\n\n(or use Add folder… in the toolbar)"
@@ -61,7 +62,7 @@ class MainWindow(QMainWindow):
         self.asked = Query()
         self.folder: str | None = None
         self.live_states: dict[str, str] = {}
-        self.adapt_options: dict = {}  # passed to photofind.adapt.library.adapt (variants…)
+        self.adapt_options: dict = {}  # passed to photofind.services.adapting.adapt (variants…)
         self.adapt_dialog = None  # photofind.gui.adapt_dialog.AdaptDialog, once opened
         self.last_report = None
         self._asking_for_model = False

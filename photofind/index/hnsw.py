@@ -88,14 +88,21 @@ class VectorIndex:
         with self._lock:
             return set(self._live)
 
-    def search(self, query: np.ndarray, k: int,
-               allowed: Callable[[int], bool] | None = None) -> list[tuple[int, float]]:
-        """Top-k (photo id, cosine score), best first. ``allowed`` filters labels in-graph."""
+    @property
+    def ef(self) -> int:
+        """The search breadth (hnswlib's ef) the last search ran with."""
+        with self._lock:
+            return self._index.ef
+
+    def search(self, query: np.ndarray, k: int, allowed: Callable[[int], bool] | None = None,
+               ef: int | None = None) -> list[tuple[int, float]]:
+        """Top-k (photo id, cosine score), best first. ``allowed`` filters labels in-graph;
+        ``ef`` overrides the breadth ``params`` choose for this size (never below k)."""
         with self._lock:
             k = min(k, len(self._live))
             if k <= 0:
                 return []
-            self._index.set_ef(max(self.params.ef_for(len(self._live)), k))
+            self._index.set_ef(max(ef or self.params.ef_for(len(self._live)), k))
             query = np.asarray(query, np.float32).reshape(1, self.dim)
             try:
                 labels, distances = self._index.knn_query(query, k=k, filter=allowed)

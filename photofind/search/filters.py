@@ -1,10 +1,9 @@
-"""Search filters, combinable with any query and usable with none: one SQL WHERE clause."""
+"""Search filters, combinable with any query and usable with none. The catalog turns them
+into SQL (``photofind.library.catalog.criteria``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-
-from photofind.library import paths
 
 
 @dataclass(frozen=True)
@@ -18,35 +17,3 @@ class SearchFilters:
 
     def active(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self))
-
-    def where(self) -> tuple[str, list]:
-        """SQL over ``photos`` (aliased as the table itself) and its texts."""
-        clauses, args = ["photos.error IS NULL"], []
-        if self.date_from:
-            clauses.append("photos.taken_at >= ?")
-            args.append(self.date_from)
-        if self.date_to:
-            clauses.append("photos.taken_at < ?")
-            args.append(_end_of(self.date_to))
-        if self.folder:
-            text = paths.to_text(self.folder)
-            clauses.append("(photos.path = ? OR photos.path LIKE ? ESCAPE '\\')")
-            args += [text, paths.folder_like_pattern(text)]
-        if self.camera:
-            clauses.append("(COALESCE(photos.camera_make,'') || ' ' || "
-                           "COALESCE(photos.camera_model,'')) LIKE ?")
-            args.append(f"%{self.camera}%")
-        if self.tag:
-            clauses.append("EXISTS (SELECT 1 FROM texts t WHERE t.photo_id = photos.id AND "
-                           "t.kind IN ('tag','person') AND t.text = ? COLLATE NOCASE)")
-            args.append(self.tag)
-        if self.has_caption is not None:
-            clauses.append(("" if self.has_caption else "NOT ") +
-                           "EXISTS (SELECT 1 FROM texts t WHERE t.photo_id = photos.id AND "
-                           "t.kind IN ('caption','title'))")
-        return " AND ".join(clauses), args
-
-
-def _end_of(date: str) -> str:
-    """Exclusive upper bound: a bare date covers its whole day."""
-    return date + "T99" if len(date) == 10 else date + "\uffff"

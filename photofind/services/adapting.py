@@ -74,8 +74,7 @@ def concepts(lib) -> list[dict]:
 
 def usable(lib) -> dict[str, int]:
     """How many photos could teach adaptation (shown before starting it)."""
-    ok = [row.id for row in lib.catalog.photos("error IS NULL")]
-    return usable_counts(lib.catalog.all_texts(), ok)
+    return usable_counts(lib.catalog.all_texts(), lib.catalog.readable_ids())
 
 
 def adapt(lib, variants=DEFAULT_VARIANTS, progress: Callable[[AdaptProgress], None] | None = None,
@@ -120,7 +119,7 @@ def adapt(lib, variants=DEFAULT_VARIANTS, progress: Callable[[AdaptProgress], No
 
 def teach_reranker(lib, data, workdir: Path, seed: int, progress=None, cancel=None,
                    time_budget_s: float | None = RERANK_BUDGET_S) -> dict:
-    from photofind.search.rerank_train import train_reranker
+    from photofind.adapt.rerank_train import train_reranker
 
     def report(epoch, epochs, loss):
         if progress:

@@ -38,9 +38,11 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
-from photofind.core import CancelToken, IndexReport, PhotoLibrary
 from photofind.library import paths
 from photofind.library.changes import Batch, ChangeSet
+from photofind.services.indexing import IndexReport
+from photofind.services.jobs import CancelToken
+from photofind.services.library import PhotoLibrary
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,11 @@ class LibraryWatcher:
         """Every root's state, as of the last check (every ``check_every`` seconds)."""
         with self._roots_lock:
             return {path: root.state for path, root in self._roots.items() if root.state}
+
+    @property
+    def running(self) -> bool:
+        """Is the worker alive? (Started, not stopped, and no pass killed it.)"""
+        return self._thread is not None and self._thread.is_alive()
 
     @property
     def busy(self) -> bool:

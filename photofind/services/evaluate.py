@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from photofind.adapt import library as adaptation
 from photofind.adapt.data import QUERY_TEMPLATE
 from photofind.adapt.store import AdaptConfig
-from photofind.core import PhotoLibrary
 from photofind.library.metadata import TextItem
+from photofind.services import adapting as adaptation
+from photofind.services.library import PhotoLibrary
 
 VARIANTS = {
     "zero-shot": None,
@@ -76,7 +76,8 @@ def indexed_base(work: Path, folders: list[Path], make_library) -> Path:
     return base
 
 
-def _fresh(base: Path, run: Path, make_library) -> PhotoLibrary:
+def fresh_copy(base: Path, run: Path, make_library) -> PhotoLibrary:
+    """A library on a fresh copy of the indexed ``base`` data dir: every run starts equal."""
     shutil.rmtree(run, ignore_errors=True)
     shutil.copytree(base, run)
     return make_library(run)
@@ -167,7 +168,7 @@ def captioned(folder: Path, captions_csv: Path, work: Path, make_library,
     for seed in settings.seeds:
         owner, held_out = owner_split(photos, seed, settings.owner_fraction)
         for variant in settings.variants:
-            lib = _fresh(base, work / "run", make_library)
+            lib = fresh_copy(base, work / "run", make_library)
             add_captions(lib, folder, table, owner)
             started = time.monotonic()
             info = _adapt(lib, variant, settings, seed)
@@ -200,7 +201,7 @@ def tagged(folder: Path, tags_csv: Path, work: Path, make_library, settings: Eva
         owned_set = set(owned)
         for condition, names in conditions:
             for variant in settings.variants:
-                lib = _fresh(base, work / "run", make_library)
+                lib = fresh_copy(base, work / "run", make_library)
                 _add_texts(lib, {folder / p: [("tag", names.get(table[p], table[p]))]
                                  for p in owned})
                 started = time.monotonic()

@@ -1,10 +1,5 @@
-"""The SQLite catalog: roots, photos, per-file errors and float16 embeddings.
-
-One file under the data dir, WAL mode, versioned schema with forward migrations. Every write
-is a transaction, so a crash leaves either the old or the new state. ``embedding_version``
-increases with every change to stored embeddings: the HNSW index records the version it was
-built from and is rebuilt from here when they differ.
-"""
+"""The ``Catalog`` class: every read and write of the catalog file, each a named method, so
+that the SQL (and the schema it depends on) stays in this package."""
 
 from __future__ import annotations
 
@@ -13,117 +8,14 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from photofind.library import paths
-
-SCHEMA_VERSION = 3
-
-MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE roots(
-        id INTEGER PRIMARY KEY,
-        path TEXT UNIQUE NOT NULL,
-        raw_path BLOB NOT NULL,
-        added_at REAL NOT NULL,
-        online INTEGER NOT NULL DEFAULT 1
-    );
-    CREATE TABLE photos(
-        id INTEGER PRIMARY KEY,
-        root_id INTEGER REFERENCES roots(id) ON DELETE CASCADE,
-        path TEXT UNIQUE NOT NULL,
-        raw_path BLOB NOT NULL,
-        size INTEGER NOT NULL,
-        mtime REAL NOT NULL,
-        content_hash TEXT,
-        width INTEGER,
-        height INTEGER,
-        taken_at TEXT,
-        camera_make TEXT,
-        camera_model TEXT,
-        gps_lat REAL,
-        gps_lon REAL,
-        error TEXT,
-        indexed_at REAL NOT NULL
-    );
-    CREATE INDEX photos_root ON photos(root_id);
-    CREATE INDEX photos_hash ON photos(content_hash);
-    CREATE TABLE embeddings(
-        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
-        model_key TEXT NOT NULL,
-        vector BLOB NOT NULL
-    );
-    CREATE INDEX embeddings_model ON embeddings(model_key);
-    """,
-    2: """
-    ALTER TABLE photos ADD COLUMN taken_at_source TEXT;
-    ALTER TABLE photos ADD COLUMN meta_stamp TEXT NOT NULL DEFAULT '';
-    CREATE INDEX photos_taken ON photos(taken_at);
-    CREATE TABLE texts(
-        id INTEGER PRIMARY KEY,
-        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
-        kind TEXT NOT NULL,
-        text TEXT NOT NULL,
-        source TEXT NOT NULL,
-        file TEXT NOT NULL,
-        hierarchy TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX texts_photo ON texts(photo_id);
-    CREATE INDEX texts_tag ON texts(kind, text COLLATE NOCASE);
-    CREATE VIRTUAL TABLE texts_fts USING fts5(
-        text, content='texts', content_rowid='id', tokenize='unicode61 remove_diacritics 2');
-    CREATE TRIGGER texts_ai AFTER INSERT ON texts BEGIN
-        INSERT INTO texts_fts(rowid, text) VALUES (new.id, new.text);
-    END;
-    CREATE TRIGGER texts_ad AFTER DELETE ON texts BEGIN
-        INSERT INTO texts_fts(texts_fts, rowid, text) VALUES('delete', old.id, old.text);
-    END
-    """,
-    3: """
-    CREATE TABLE embeddings_v3(
-        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
-        model_key TEXT NOT NULL,
-        vector BLOB NOT NULL,
-        PRIMARY KEY(photo_id, model_key)
-    );
-    INSERT INTO embeddings_v3 SELECT photo_id, model_key, vector FROM embeddings;
-    DROP TABLE embeddings;
-    ALTER TABLE embeddings_v3 RENAME TO embeddings;
-    CREATE INDEX embeddings_model ON embeddings(model_key)
-    """,
-}
-
-
-@dataclass
-class PhotoRow:
-    id: int
-    root_id: int | None
-    path: str
-    raw_path: bytes
-    size: int
-    mtime: float
-    content_hash: str | None
-    width: int | None
-    height: int | None
-    taken_at: str | None
-    camera_make: str | None
-    camera_model: str | None
-    gps_lat: float | None
-    gps_lon: float | None
-    error: str | None
-    indexed_at: float
-    taken_at_source: str | None = None
-    meta_stamp: str = ""
-
-    @property
-    def file(self) -> Path:
-        return paths.from_raw(self.raw_path)
-
-
-_PHOTO_COLUMNS = ", ".join(PhotoRow.__dataclass_fields__)
+from photofind.library.catalog.criteria import PhotoCriteria, where_clause
+from photofind.library.catalog.rows import PHOTO_COLUMNS, PhotoRow
+from photofind.library.catalog.schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 
 class Catalog:
@@ -170,7 +62,7 @@ class Catalog:
                     f"{self.path} was written by a newer photofind (schema {current}); "
                     f"this version understands up to {SCHEMA_VERSION}")
             for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in _statements(MIGRATIONS[version]):
+                for statement in statements(MIGRATIONS[version]):
                     db.execute(statement)
             db.execute("INSERT OR REPLACE INTO meta VALUES('schema_version', ?)",
                        (str(SCHEMA_VERSION),))
@@ -209,6 +101,10 @@ class Catalog:
         with self.transaction() as db:
             db.execute("UPDATE roots SET online=? WHERE id=?", (int(online), root_id))
 
+    def offline_roots(self) -> list[int]:
+        """Roots whose folder was missing when last looked at: their photos are hidden."""
+        return [rid for rid, _, _, online in self.roots() if not online]
+
     def remove_root(self, root_id: int) -> list[int]:
         """Forget a root and its photos; returns the removed photo ids."""
         with self.transaction() as db:
@@ -218,22 +114,59 @@ class Catalog:
         return ids
 
     # -- photos ---------------------------------------------------------------------------
-    def photos(self, where: str = "1", args: Iterable = ()) -> list[PhotoRow]:
-        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE {where}", args)
+    def _photos(self, where: str = "1", args: Iterable = ()) -> list[PhotoRow]:
+        rows = self._query(f"SELECT {PHOTO_COLUMNS} FROM photos WHERE {where}", args)
         return [PhotoRow(*row) for row in rows]
 
+    def photos(self) -> list[PhotoRow]:
+        """Every photo, unreadable ones included."""
+        return self._photos()
+
+    def readable_ids(self) -> list[int]:
+        return [r[0] for r in self._query("SELECT id FROM photos WHERE error IS NULL")]
+
     def photo(self, photo_id: int) -> PhotoRow | None:
-        rows = self.photos("id=?", (photo_id,))
+        rows = self._photos("id=?", (photo_id,))
         return rows[0] if rows else None
 
     def photo_by_path(self, path: str | Path) -> PhotoRow | None:
-        rows = self.photos("path=?", (paths.to_text(path),))
+        rows = self._photos("path=?", (paths.to_text(path),))
         return rows[0] if rows else None
 
     def photos_in_folder(self, folder: str | Path) -> list[PhotoRow]:
         text = paths.to_text(folder)
-        return self.photos("path=? OR path LIKE ? ESCAPE '\\'",
-                           (text, paths.folder_like_pattern(text)))
+        return self._photos("path=? OR path LIKE ? ESCAPE '\\'",
+                            (text, paths.folder_like_pattern(text)))
+
+    def has_photos_under(self, folder: str | Path) -> bool:
+        like = paths.folder_like_pattern(paths.to_text(folder))
+        return bool(self._query("SELECT 1 FROM photos WHERE path LIKE ? ESCAPE '\\' LIMIT 1",
+                                (like,)))
+
+    def embedded_twins(self, content_hash: str, model_key: str) -> list[PhotoRow]:
+        """Readable photos with these bytes and a vector of ``model_key``: a moved file's old
+        row, or a duplicate whose vector can be copied instead of encoded."""
+        return self._photos(
+            "content_hash=? AND error IS NULL AND EXISTS (SELECT 1 FROM embeddings e WHERE "
+            "e.photo_id = photos.id AND e.model_key = ?)", (content_hash, model_key))
+
+    def _visible(self, criteria: PhotoCriteria) -> tuple[str, list]:
+        where, args = where_clause(criteria)
+        offline = self.offline_roots()
+        if offline:
+            where += f" AND COALESCE(photos.root_id, -1) NOT IN ({','.join('?' * len(offline))})"
+            args += offline
+        return where, args
+
+    def visible_ids(self, criteria: PhotoCriteria) -> set[int]:
+        """Readable photos that meet ``criteria`` and are not on an offline root."""
+        where, args = self._visible(criteria)
+        return {r[0] for r in self._query(f"SELECT id FROM photos WHERE {where}", args)}
+
+    def visible_photos(self, criteria: PhotoCriteria, limit: int) -> list[PhotoRow]:
+        """The first ``limit`` of ``visible_ids`` in the order they were indexed."""
+        where, args = self._visible(criteria)
+        return self._photos(f"{where} ORDER BY id LIMIT ?", [*args, limit])
 
     def save_photo(self, db: sqlite3.Connection, root_id: int | None, raw_path: bytes,
                    fields: dict) -> int:
@@ -246,6 +179,19 @@ class Catalog:
             f"ON CONFLICT(path) DO UPDATE SET {', '.join(f'{n}=excluded.{n}' for n in names)}",
             (text, *values.values()))
         return db.execute("SELECT id FROM photos WHERE path=?", (text,)).fetchone()[0]
+
+    def set_meta_stamp(self, db: sqlite3.Connection, photo_id: int, stamp: str) -> None:
+        """Record the sidecar files' state the photo's metadata was read from."""
+        db.execute("UPDATE photos SET meta_stamp=? WHERE id=?", (stamp, photo_id))
+
+    def save_metadata(self, db: sqlite3.Connection, photo_id: int, metadata) -> None:
+        """A photo's date, camera, GPS and texts (a ``PhotoMetadata``), inside ``db``."""
+        lat, lon = metadata.gps or (None, None)
+        db.execute("UPDATE photos SET taken_at=?, taken_at_source=?, camera_make=?, "
+                   "camera_model=?, gps_lat=?, gps_lon=? WHERE id=?",
+                   (metadata.taken_at, metadata.taken_at_source, metadata.camera_make,
+                    metadata.camera_model, lat, lon, photo_id))
+        self.set_texts(db, photo_id, metadata.texts)
 
     def move_photo(self, db: sqlite3.Connection, photo_id: int, raw_path: bytes,
                    root_id: int | None, mtime: float) -> None:
@@ -272,6 +218,10 @@ class Catalog:
         (photos, errors), = self._query(
             "SELECT COUNT(*), COALESCE(SUM(error IS NOT NULL), 0) FROM photos")
         return {"photos": photos - errors, "errors": errors, "roots": len(self.roots())}
+
+    def readable_counts_by_root(self) -> dict[int, int]:
+        return dict(self._query("SELECT root_id, COUNT(*) FROM photos WHERE error IS NULL "
+                                "AND root_id IS NOT NULL GROUP BY root_id"))
 
     def errors(self) -> list[tuple[str, str]]:
         return self._query("SELECT path, error FROM photos WHERE error IS NOT NULL ORDER BY path")
@@ -352,6 +302,11 @@ class Catalog:
         return bool(self._query("SELECT 1 FROM embeddings WHERE photo_id=? AND model_key=?",
                                 (photo_id, model_key)))
 
+    def is_embedded(self, photo_id: int) -> bool:
+        """Has the photo a vector of any model (indexed, as the detail pane says)?"""
+        return bool(self._query("SELECT 1 FROM embeddings WHERE photo_id=? LIMIT 1",
+                                (photo_id,)))
+
     def embedded_ids(self, model_key: str) -> set[int]:
         return {r[0] for r in
                 self._query("SELECT photo_id FROM embeddings WHERE model_key=?", (model_key,))}
@@ -393,17 +348,8 @@ def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _statements(script: str) -> Iterator[str]:
-    """Split a migration into statements, keeping trigger bodies (BEGIN … END) whole."""
-    buffer = ""
-    for part in script.split(";"):
-        buffer += part
-        if buffer.strip() and (buffer.count("BEGIN") == buffer.count("END") or
-                               "TRIGGER" not in buffer):
-            yield buffer.strip()
-            buffer = ""
-        elif buffer.strip():
-            buffer += ";"
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

@@ -1,0 +1,59 @@
+"""``photofind COMMAND``: the command line, a thin face over
+``photofind.services.library.PhotoLibrary``. (With no command, ``photofind.launch`` opens the
+desktop app instead; this package never imports the GUI.)"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from photofind.cli import learning_commands, library_commands
+from photofind.cli.library_commands import EXIT_FAILED, EXIT_USAGE
+from photofind.cli.parser import build_parser
+
+COMMANDS = {"index": library_commands.cmd_index, "search": library_commands.cmd_search,
+            "status": library_commands.cmd_status, "forget": library_commands.cmd_forget,
+            "show": library_commands.cmd_show,
+            "import-captions": library_commands.cmd_import_captions,
+            "watch": library_commands.cmd_watch, "adapt": learning_commands.cmd_adapt,
+            "concepts": learning_commands.cmd_concepts, "eval": learning_commands.cmd_eval}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse and run one command; without one, print the help (the app is
+    ``photofind.launch``'s to open)."""
+    args = build_parser().parse_args(argv)
+    if args.command not in COMMANDS:
+        build_parser().print_help()
+        return 0
+    return run(args)
+
+
+def run(args) -> int:
+    """Run the parsed command; known failures become one line on stderr and an exit status,
+    never a traceback."""
+    from photofind.embed.spec import ModelUnavailable
+    from photofind.services.options import open_library
+
+    logging.basicConfig(format="%(message)s")  # stderr: stdout stays for results and JSON
+    logging.getLogger("photofind").setLevel(logging.INFO)
+    lib = open_library(args)
+    try:
+        code = COMMANDS[args.command](lib, args)
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
+        return code
+    except ModelUnavailable as exc:
+        print(f"photofind: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValueError as exc:
+        print(f"photofind: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("photofind: interrupted; everything done so far is saved.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader left early (`photofind status | head`): fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+        return 0
+    finally:
+        lib.close()

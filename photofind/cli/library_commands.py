@@ -1,0 +1,145 @@
+"""Commands on the library itself: index, search, show, import-captions, status, forget, watch.
+Each takes the open library and the parsed arguments and returns the exit status."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from photofind.cli.parser import filters_from
+
+EXIT_USAGE, EXIT_FAILED = 2, 1
+
+
+def cmd_index(lib, args) -> int:
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="photo", desc="indexing", disable=None)
+
+    def progress(done: int, total: int, _path: str) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    report = lib.index(args.paths, progress=progress)
+    bar.close()
+    print(f"Indexed: {report.summary()}.")
+    for path, reason in report.problems:
+        print(f"  skipped {path}: {reason}")
+    return 0
+
+
+def cmd_search(lib, args) -> int:
+    filters = filters_from(args)
+    if not args.query and not args.image and not filters.active():
+        print("photofind search: give a text query, --image FILE or a filter", file=sys.stderr)
+        return EXIT_USAGE
+    results = lib.search(args.query, image=args.image, k=args.k, min_score=args.min_score,
+                         filters=filters, hybrid=not args.no_text_match,
+                         rerank=not args.no_rerank)
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=2, ensure_ascii=False))
+    elif not results:
+        print("No photos match — try fewer words, or index a folder first.")
+    for rank, result in enumerate([] if args.json else results, 1):
+        score = "      " if result.score is None else f"{result.score:6.3f}"
+        mark = "T" if result.text_match else " "
+        date = (result.photo.taken_at or "")[:10]
+        print(f"{rank:3d}  {score} {mark} {date:10s}  {result.path}")
+    return 0
+
+
+def cmd_show(lib, args) -> int:
+    details = lib.photo_details(os.path.abspath(args.path))
+    if details is None:
+        print(f"photofind: {args.path} is not in the library (index its folder first).",
+              file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(details, indent=2, ensure_ascii=False))
+        return 0
+    print(details["path"])
+    print(f"  status:  {details['index_status']}")
+    print(f"  size:    {details['width']}×{details['height']}, {details['size']:,} bytes")
+    print(f"  taken:   {details['taken_at'] or 'unknown'} ({details['taken_at_source'] or '-'})")
+    camera = " ".join(filter(None, [details["camera_make"], details["camera_model"]]))
+    print(f"  camera:  {camera or 'unknown'}")
+    if details["gps_lat"] is not None:
+        print(f"  GPS:     {details['gps_lat']:.5f}, {details['gps_lon']:.5f}")
+    for text in details["texts"]:
+        print(f"  {text['kind']:8s} {text['text']!r}  ← {text['source']} ({text['file']})")
+    for sidecar in details["sidecars"]:
+        print(f"  sidecar: {sidecar}")
+    return 0
+
+
+def cmd_import_captions(lib, args) -> int:
+    updated, unknown = lib.import_captions(args.csv)
+    print(f"Imported captions/tags for {updated} photos.")
+    for path in unknown:
+        print(f"  not in the library: {path}")
+    return 0
+
+
+def cmd_status(lib, args) -> int:
+    status = lib.status()
+    if args.json:
+        print(json.dumps(status, indent=2, ensure_ascii=False))
+        return 0
+    print(f"Data folder: {status['data_dir']}")
+    print(f"Model:       {status['model']}")
+    print(f"Photos:      {status['photos']} indexed, {status['errors']} unreadable")
+    for root in status["roots"]:
+        state = "" if root["online"] else "  (offline)"
+        print(f"  {root['path']}: {root['photos']} photos{state}")
+    for key, count in status["embeddings"].items():
+        print(f"Embeddings:  {count} for {key}")
+    print(f"Catalog:     {status['catalog_bytes']:,} bytes")
+    for path, reason in status["errors_list"]:
+        print(f"  unreadable {path}: {reason}")
+    return 0
+
+
+def cmd_forget(lib, args) -> int:
+    removed = lib.forget(os.path.abspath(args.path))
+    print(f"Forgot {removed} photos under {args.path} (files untouched).")
+    return 0
+
+
+def cmd_watch(lib, args) -> int:
+    from photofind.services.watch import LibraryWatcher
+
+    for folder in args.paths:
+        if not os.path.isdir(folder):
+            print(f"photofind watch: {folder} is not a folder", file=sys.stderr)
+            return EXIT_USAGE
+        lib.catalog.add_root(os.path.abspath(folder))
+    if not lib.catalog.roots():
+        print("photofind watch: nothing to watch; give a folder or index one first",
+              file=sys.stderr)
+        return EXIT_USAGE
+
+    def show(report) -> None:
+        line = f"{time.strftime('%H:%M:%S')}  {report.summary()}"
+        if report.problems:
+            path, reason = report.problems[0]
+            more = f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
+            line += f"; {path}: {reason}{more}"
+        print(line, flush=True)
+
+    watcher = LibraryWatcher(lib, debounce=args.debounce, on_change=show, polling=args.poll)
+    try:
+        watcher.start()
+        for root, state in watcher.states().items():
+            print(f"{state:9s} {root}")
+        print("Catching up, then watching for changes; Ctrl+C stops.", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.stop()
+    print("Stopped watching; everything done so far is saved.")
+    return 0

@@ -1,0 +1,79 @@
+"""``PhotoLibrary``: the one object the CLI, the GUI, the tests and the benchmarks hold.
+
+It is the library's shared state (``LibraryState``: catalog, model, index, …) with the
+services' operations on it under one roof; the work itself is done in ``indexing``, ``live``,
+``searching`` and ``reports``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import numpy as np
+
+from photofind.embed.spec import ModelSpec
+from photofind.index.hnsw import HnswParams
+from photofind.search.filters import SearchFilters
+from photofind.services import reports
+from photofind.services.indexing import Indexer, IndexReport
+from photofind.services.jobs import CancelToken, Progress
+from photofind.services.live import LiveUpdates
+from photofind.services.roots import root_present
+from photofind.services.searching import SearchEngine, SearchResult
+from photofind.services.state import LibraryState
+
+
+class PhotoLibrary(LibraryState):
+    def __init__(self, data_dir: str | os.PathLike | None = None, model: ModelSpec | None = None,
+                 device: str | None = None, workers: int | None = None,
+                 hnsw: HnswParams = HnswParams(), batch_size: int = 32):
+        super().__init__(data_dir, model, device, workers, hnsw, batch_size)
+        self.indexer = Indexer(self)
+        self.live = LiveUpdates(self, self.indexer)
+        self.engine = SearchEngine(self)
+
+    # -- indexing ---------------------------------------------------------------------------
+    def index(self, targets: Iterable[str | os.PathLike], progress: Progress | None = None,
+              cancel: CancelToken | None = None) -> IndexReport:
+        return self.indexer.index(targets, progress, cancel)
+
+    def forget(self, target: str | os.PathLike) -> int:
+        return self.indexer.forget(target)
+
+    def import_captions(self, csv_path: str | os.PathLike) -> tuple[int, list[str]]:
+        return self.indexer.import_captions(csv_path)
+
+    # -- live library (used by services/watch.py) ---------------------------------------------
+    def move_paths(self, pairs: Iterable[tuple[str | os.PathLike, str | os.PathLike]]) -> int:
+        return self.live.move_paths(pairs)
+
+    def remove_paths(self, targets: Iterable[str | os.PathLike]) -> int:
+        return self.live.remove_paths(targets)
+
+    def reconcile(self, progress: Progress | None = None,
+                  cancel: CancelToken | None = None) -> IndexReport:
+        return self.live.reconcile(progress, cancel)
+
+    def root_present(self, root: str | os.PathLike) -> bool:
+        return root_present(self.catalog, root)
+
+    # -- searching --------------------------------------------------------------------------
+    def search(self, text: str | None = None, image: str | os.PathLike | None = None,
+               k: int = 20, min_score: float | None = None,
+               filters: SearchFilters | None = None, hybrid: bool = True,
+               rerank: bool = True) -> list[SearchResult]:
+        return self.engine.search(text, image, k, min_score, filters, hybrid, rerank)
+
+    def browse(self, folder: str | None, limit: int) -> list[SearchResult]:
+        return self.engine.browse(folder, limit)
+
+    def image_vector(self, image: str | os.PathLike) -> np.ndarray:
+        return self.engine.image_vector(image)
+
+    # -- reporting --------------------------------------------------------------------------
+    def status(self) -> dict:
+        return reports.status(self)
+
+    def photo_details(self, photo: int | str | os.PathLike) -> dict | None:
+        return reports.photo_details(self, photo)

@@ -1,0 +1,133 @@
+"""Answer a query: a text or an example photo through the vector index, fused with caption
+and tag matches, re-scored by a trained reranker, narrowed by filters; or, with filters
+alone, the matching photos newest first."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from photofind.library.catalog import PhotoRow
+from photofind.library.decode import PhotoError, open_photo, to_model_array
+from photofind.search.filters import SearchFilters
+from photofind.search.hybrid import DEFAULT_TOP_K, fts_query, fuse
+from photofind.search.hybrid import rerank as rerank_hits
+from photofind.services.state import Service
+
+
+@dataclass
+class SearchResult:
+    photo: PhotoRow
+    score: float | None  # cosine similarity; None when listing by filters alone
+    text_match: bool = False  # a caption or tag matched the query words
+    rerank_score: float | None = None  # what reranking added to the cosine, when it ran
+
+    @property
+    def path(self) -> str:
+        return self.photo.path
+
+    def as_dict(self) -> dict:
+        row = asdict(self.photo)
+        row.pop("raw_path")
+        score = None if self.score is None else round(self.score, 6)
+        return {"path": self.path, "score": score, "text_match": self.text_match,
+                "rerank_score": self.rerank_score, **row}
+
+
+class SearchEngine(Service):
+    def search(self, text: str | None = None, image: str | os.PathLike | None = None,
+               k: int = 20, min_score: float | None = None,
+               filters: SearchFilters | None = None, hybrid: bool = True,
+               rerank: bool = True) -> list[SearchResult]:
+        """Text or image query → top-k photos, best first. Text queries also match captions
+        and tags (fused by rank) unless ``hybrid`` is off; a trained reranker re-scores the
+        top 50 unless ``rerank`` is off; filters narrow any query, and with no query list
+        the matching photos newest first."""
+        filters = filters or SearchFilters()
+        allowed = self._allowed_ids(filters)
+        has_text = bool(text and text.strip())
+        if image is None and not has_text:
+            if not filters.active():
+                raise ValueError("Give a text query, an image, or a filter.")
+            return self._browse(allowed, k)
+        if not self.catalog.counts()["photos"]:
+            raise ValueError("The library is empty: index a folder first (photofind index DIR).")
+        if allowed is not None and not allowed:
+            return []  # the filters leave nothing: no model, no rerank of zero candidates
+        reranker = self.reranker if rerank and image is None else None
+        if reranker is not None and reranker.active:
+            vectors, text_tokens, text_mask = self.embedder.text_tokens([text.strip()])
+            query = vectors[0]
+        else:
+            reranker = None
+            query = self.image_vector(image) if image is not None else \
+                self.embedder.encode_texts([text.strip()])[0]
+        use_text = hybrid and has_text and image is None
+        pool = max(k, 100) if use_text else k
+        if reranker is not None:
+            pool = max(pool, DEFAULT_TOP_K)
+        hits = self.vectors.search(query, pool, allowed.__contains__ if allowed is not None
+                                   else None)
+        cosine, cross = dict(hits), {}
+        if reranker is not None and hits:
+            top = hits[:DEFAULT_TOP_K]
+            reordered = rerank_hits(top, reranker.bonus(
+                text_tokens, text_mask, query, [pid for pid, _ in top],
+                lambda ids: self.tokens.get(ids)[0], self.vectors.vectors))
+            cross = {pid: c for pid, _, c in reordered}
+            hits = [(pid, cos) for pid, cos, _ in reordered] + hits[DEFAULT_TOP_K:]
+        order, matched = [pid for pid, _ in hits], set()
+        fts = fts_query(text) if use_text else None
+        if fts:
+            live = self.vectors.ids  # a copy of the id set: once, not per match
+            text_ids = [pid for pid, _ in self.catalog.text_matches(fts, pool)
+                        if (allowed is None or pid in allowed) and pid in live]
+            matched = set(text_ids)
+            for pid in matched - cosine.keys():
+                cosine[pid] = float(self.vectors.vector(pid) @ query)
+            order = fuse(order, text_ids)
+        results = []
+        for photo_id in order:
+            if min_score is not None and cosine[photo_id] < min_score and \
+                    photo_id not in matched:
+                continue
+            row = self.catalog.photo(photo_id)
+            if row is not None:
+                results.append(SearchResult(row, cosine[photo_id], photo_id in matched,
+                                            cross.get(photo_id)))
+            if len(results) == k:
+                break
+        return results
+
+    def _allowed_ids(self, filters: SearchFilters) -> set[int] | None:
+        """Photo ids a search may return, or None for "all" (the fast path)."""
+        if not filters.active() and not self.catalog.offline_roots():
+            return None
+        return self.catalog.visible_ids(filters)
+
+    def _browse(self, allowed: set[int] | None, k: int) -> list[SearchResult]:
+        rows = [self.catalog.photo(pid) for pid in (allowed or ())]
+        rows = sorted((r for r in rows if r), key=lambda r: (r.taken_at or "", r.path),
+                      reverse=True)
+        return [SearchResult(row, None) for row in rows[:k]]
+
+    def image_vector(self, image: str | os.PathLike) -> np.ndarray:
+        """An indexed photo's stored vector, or a fresh encoding of any image file."""
+        row = self.catalog.photo_by_path(image)
+        if row is not None and row.id in self.vectors.ids:
+            return self.vectors.vector(row.id)
+        try:
+            picture = open_photo(Path(image), draft_size=self.embedder.prep.size)
+        except PhotoError as exc:
+            raise ValueError(f"Cannot use {image} as a query: {exc}") from exc
+        return self.embedder.encode_images(to_model_array(picture, self.embedder.prep)[None])[0]
+
+    def browse(self, folder: str | None, limit: int) -> list[SearchResult]:
+        """Every photo (of a folder) in the order it was indexed, so a folder being indexed
+        grows at the end of a list instead of reshuffling it; offline folders are hidden as
+        in search."""
+        rows = self.catalog.visible_photos(SearchFilters(folder=folder), limit)
+        return [SearchResult(row, None) for row in rows]

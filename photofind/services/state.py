@@ -1,0 +1,198 @@
+"""One library's state, shared by the services: the catalog (the truth) and, loaded on first
+use, the model, the HNSW index (a rebuildable cache of the catalog's vectors), the reranker's
+token store and the trained reranker. Status and forget never load a model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+from photofind.embed.spec import ModelSpec
+from photofind.index.hnsw import HnswParams, VectorIndex
+from photofind.library.catalog import Catalog
+from photofind.library.pipeline import DecodePool
+from photofind.services.data_dir import resolve_data_dir
+
+log = logging.getLogger(__name__)
+
+ONNX_CACHE_ENV = "PHOTOFIND_ONNX_CACHE"
+
+
+class LibraryState:
+    def __init__(self, data_dir: str | os.PathLike | None = None, model: ModelSpec | None = None,
+                 device: str | None = None, workers: int | None = None,
+                 hnsw: HnswParams = HnswParams(), batch_size: int = 32):
+        self.data_dir = resolve_data_dir(data_dir)
+        self.catalog = Catalog(self.data_dir / "catalog.sqlite3")
+        self.model_spec = model or self.saved_model_spec() or ModelSpec()
+        self.device, self.hnsw, self.batch_size = device, hnsw, batch_size
+        self.pool = DecodePool(workers)
+        self._embedder = None
+        self._index: VectorIndex | None = None
+        self._tokens = self._reranker = None
+        self._lock = threading.RLock()
+        self.index_rebuilt = False
+
+    @property
+    def export_root(self) -> Path:
+        """Where the model's ONNX graphs are cached: the data dir, unless
+        $PHOTOFIND_ONNX_CACHE names a folder that several libraries share."""
+        shared = os.environ.get(ONNX_CACHE_ENV)
+        return Path(shared).expanduser() if shared else self.data_dir / "onnx"
+
+    def saved_model_spec(self) -> ModelSpec | None:
+        saved = self.catalog.get_meta("model_spec")
+        return ModelSpec(**json.loads(saved)) if saved else None
+
+    @property
+    def model_loaded(self) -> bool:
+        """Has anything needed the model yet? (Reports must not load it just to look.)"""
+        return self._embedder is not None
+
+    @property
+    def embedder(self):
+        with self._lock:
+            if self._embedder is None:
+                from photofind.embed.runtime import open_embedder
+
+                embedder = open_embedder(self.model_spec, self.device, self.export_root)
+                if self.catalog.get_meta(f"adaptation:{embedder.base_key}"):
+                    from photofind.services.adapting import load_active  # torch: learned words
+
+                    embedder = load_active(self, embedder)
+                self._embedder = embedder
+                if self.saved_model_spec() != self.model_spec:
+                    self.catalog.set_meta("model_spec", json.dumps(asdict(self.model_spec)))
+            return self._embedder
+
+    @embedder.setter
+    def embedder(self, embedder) -> None:
+        """Switch models (adapting, resetting): the index, tokens and reranker of the new
+        model key load on next use."""
+        with self._lock:
+            self._embedder, self._index = embedder, None
+            self._tokens = self._reranker = None
+
+    @property
+    def tokens(self):
+        """The reranker's token store for the current model (None: tower unsupported)."""
+        from photofind.index.tokens import TokenStore
+
+        with self._lock:
+            if self._tokens is None:
+                self._tokens = TokenStore(self.data_dir / "tokens", self.embedder.token_key,
+                                          self.embedder.dim)
+            return self._tokens
+
+    @property
+    def reranker(self):
+        """The trained cross-encoder of the current model, or None."""
+        with self._lock:
+            if self._reranker is None:
+                path = self.catalog.get_meta(f"rerank:{self.model_key}")
+                self._reranker = False
+                if path and Path(path).exists():
+                    from photofind.search.rerank import Reranker  # torch, only when trained
+
+                    try:
+                        self._reranker = Reranker.load(Path(path))
+                    except (ValueError, KeyError, RuntimeError) as error:  # old or damaged
+                        log.warning("Reranker not used: %s", error)
+            return self._reranker or None
+
+    @reranker.setter
+    def reranker(self, reranker) -> None:
+        """Rank through this reranker (None: none) until the model changes, whatever the
+        catalog names: a head being tried out, not yet saved."""
+        with self._lock:
+            self._reranker = reranker if reranker is not None else False
+
+    @property
+    def model_key(self) -> str:
+        return self.embedder.key
+
+    def index_file(self, model_key: str | None = None) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", model_key or self.model_key).strip("-")
+        return self.data_dir / "index" / f"{slug}.hnsw"
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The HNSW index for the current model, loaded or rebuilt from the catalog."""
+        with self._lock:
+            if self._index is None:
+                self._index = self._load_or_rebuild()
+            return self._index
+
+    def _load_or_rebuild(self) -> VectorIndex:
+        path, key = self.index_file(), self.model_key
+        try:
+            index, stamp = VectorIndex.load(path, self.hnsw)
+            if stamp.get("model_key") == key and \
+                    stamp.get("version") == self.catalog.embedding_version():
+                return index
+        except (OSError, ValueError, RuntimeError, KeyError):
+            pass  # missing, corrupt or unreadable: the catalog has everything to rebuild
+        ids, vectors = self.catalog.embeddings(key)
+        index = VectorIndex.build(ids, vectors, vectors.shape[1] if len(ids) else
+                                  self.embedder.dim, self.hnsw)
+        self.index_rebuilt = True
+        if len(ids):
+            self.save_index(index)
+        return index
+
+    def save_index(self, index: VectorIndex | None = None) -> None:
+        path = self.index_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (index or self.vectors).save(path, {"model_key": self.model_key,
+                                            "version": self.catalog.embedding_version()})
+
+    def close(self) -> None:
+        self.pool.close()
+        self.catalog.close()
+
+
+class Service:
+    """Base of the services working on a ``LibraryState``: its parts under short names."""
+
+    def __init__(self, state: LibraryState):
+        self.state = state
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.state.catalog
+
+    @property
+    def pool(self) -> DecodePool:
+        return self.state.pool
+
+    @property
+    def batch_size(self) -> int:
+        return self.state.batch_size
+
+    @property
+    def embedder(self):
+        return self.state.embedder
+
+    @property
+    def model_key(self) -> str:
+        return self.state.model_key
+
+    @property
+    def vectors(self) -> VectorIndex:
+        return self.state.vectors
+
+    @property
+    def tokens(self):
+        return self.state.tokens
+
+    @property
+    def reranker(self):
+        return self.state.reranker
+
+    def _save_index(self) -> None:
+        self.state.save_index()
