@@ -3,6 +3,7 @@ worker threads stay thin and the core is called in exactly one place."""
 
 from __future__ import annotations
 
+import html
 import os
 from dataclasses import dataclass, field, replace
 
@@ -61,6 +62,25 @@ def describe_filters(filters: SearchFilters) -> str:
     if filters.has_caption is not None:
         parts.append("with a caption" if filters.has_caption else "without a caption")
     return ", ".join(parts)
+
+
+def results_header(query: Query, count: int) -> str:
+    """The line above the grid (HTML): what was asked, where, and how many answered."""
+    where = f" in {html.escape(os.path.basename(query.folder))}" if query.folder else ""
+    filtered = html.escape(describe_filters(query.filters))
+    where += f" · {filtered}" if filtered else ""
+    if query.image:
+        name = html.escape(os.path.basename(query.image))
+        text = f"Photos like <b>{name}</b>{where} · <a href='clear'>clear</a>"
+    elif query.browsing:
+        more = f" · showing the first {BROWSE_LIMIT:,}" if count >= BROWSE_LIMIT else ""
+        order = ", newest first" if filtered else ""
+        text = f"All photos · {count:,}{more}" if not where else \
+            f"{count:,} photo{'' if count == 1 else 's'}{where}{order}{more}"
+    else:
+        words = html.escape(query.text.strip())
+        text = f"{count:,} matches for <b>“{words}”</b>{where}, best first"
+    return text
 
 
 @dataclass

@@ -103,7 +103,7 @@ def _exercise(app, window, photos: Path) -> dict:
     backend.index_finished.connect(lambda report, _t: events.__setitem__("indexed", report))
     backend.index_failed.connect(lambda exc, _t: events.__setitem__("failed", exc))
     backend.search_failed.connect(lambda _s, exc: events.__setitem__("failed", exc))
-    window._problem = lambda exc: events.__setitem__("failed", exc)  # never a modal dialog
+    window.on_problem = lambda exc: events.__setitem__("failed", exc)  # never a modal dialog
 
     window.add_paths([str(photos)])
     _wait(app, lambda: "indexed" in events or "failed" in events, "indexing")

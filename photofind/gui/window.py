@@ -5,13 +5,12 @@ library logic: it sends requests to a ``Backend`` and shows what comes back."""
 from __future__ import annotations
 
 import html
-import os
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -29,11 +28,11 @@ from photofind.gui.actions import PhotoActions
 from photofind.gui.backend import Backend
 from photofind.gui.detail import DetailPane
 from photofind.gui.filter_bar import FilterBar
-from photofind.gui.live import brief, changed_anything
+from photofind.gui.folder_jobs import FolderJobs
 from photofind.gui.progress import IndexProgress
-from photofind.gui.queries import BROWSE_LIMIT, Hit, Query, describe_filters
+from photofind.gui.queries import Hit, Query, results_header
 from photofind.gui.results import HIT_ROLE, ResultsModel, ResultsView
-from photofind.gui.settings import Settings
+from photofind.gui.settings import Settings, model_label
 from photofind.gui.settings_dialog import SettingsDialog, ask_for_weights
 from photofind.gui.sidebar import FolderSidebar
 from photofind.services.options import open_library
@@ -47,7 +46,7 @@ LIVE_POLL_MS = 1000  # how often the sidebar asks the watcher for each folder's 
 MODEL_KEYS = ("model", "pretrained", "model_config")
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FolderJobs, QMainWindow):
     def __init__(self, settings: Settings, overrides=None):
         super().__init__()
         self.settings, self.overrides = settings, overrides
@@ -66,6 +65,9 @@ class MainWindow(QMainWindow):
         self.adapt_dialog = None  # photofind.gui.adapt_dialog.AdaptDialog, once opened
         self.last_report = None
         self._asking_for_model = False
+        # who hears about failures instead of a dialog (the self-test: a modal dialog would
+        # wait forever offscreen); None: the person, in a dialog
+        self.on_problem: Callable[[Exception], None] | None = None
         self.debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.debounce.timeout.connect(self.run_search)
         self.live_timer = QTimer(self, interval=LIVE_POLL_MS)
@@ -213,103 +215,9 @@ class MainWindow(QMainWindow):
         self.filter_bar.set_roots([root["path"] for root in self.roots])
         self.filter_bar.set_tags(status["tags"])
         unreadable = f" · {status['errors']:,} unreadable" if status["errors"] else ""
-        model = _model_label(self.backend.lib.model_spec) if self.backend else status["model"]
+        model = model_label(self.backend.lib.model_spec) if self.backend else status["model"]
         self.summary.setText(f"{self.photo_count:,} photos{unreadable} · model: {model}")
         self._update_empty_text()
-
-    # -- indexing -----------------------------------------------------------------------------
-    def add_paths(self, paths: list[str]) -> None:
-        """Index folders (and single photos) now, in the background, in the order given."""
-        paths = [os.path.abspath(p) for p in paths if os.path.exists(p)]
-        if not paths:
-            return
-        for path in paths:
-            if os.path.isdir(path):
-                self.states[path] = "waiting…"
-        self.jobs += 1
-        if self.jobs == 1:
-            self.progress.preparing("Waiting…")
-        self.backend.index(paths)
-        self._show_folders()
-        self._update_empty_text()
-
-    def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
-        if folder:
-            self.add_paths([folder])
-
-    def rescan_all(self) -> None:
-        self.add_paths([root["path"] for root in self.roots])
-
-    def remove_folder(self, path: str) -> None:
-        answer = QMessageBox.question(
-            self, "Remove folder", f"Remove {path} from photofind?\n\nYour photos stay where "
-            "they are; only photofind's index of them is removed.")
-        if answer != QMessageBox.StandardButton.Yes:
-            return
-        if path in self.states:
-            self.backend.cancel_indexing()
-        self.states[path] = "removing…"
-        self.backend.forget(path)
-
-    def _index_started(self, targets: list) -> None:
-        for path in targets:
-            if path in self.states:
-                self.states[path] = "indexing…"
-        self.progress.preparing("Preparing: loading the model and looking for photos…")
-        self.refresh_status()
-
-    def _index_finished(self, report, targets: list) -> None:
-        self._job_done(targets)
-        if report is not None:
-            self.last_report = report
-            changed = changed_anything(report) or report.cancelled
-            self.say(f"Indexed: {brief(report)}." if changed else
-                     f"Up to date: {report.unchanged:,} photos checked, nothing changed.")
-        self.run_search()
-
-    def _index_failed(self, exc, targets: list) -> None:
-        self._job_done(targets)
-        self._problem(exc)
-
-    def _job_done(self, targets: list) -> None:
-        self.jobs = max(0, self.jobs - 1)
-        for path in targets:
-            self.states.pop(path, None)
-        if self.jobs == 0:
-            self.progress.finish()
-            self.states.clear()  # e.g. "removing…" entries
-        self.refresh_status()
-
-    def _library_changed(self) -> None:
-        self.refresh_status()
-        if self._query().browsing:
-            self.run_search()
-
-    def _show_folders(self) -> None:
-        self.sidebar.set_folders(self.photo_count, self.roots, self.states, self.live_states)
-
-    # -- the live library ---------------------------------------------------------------------
-    def _live_started(self) -> None:
-        """Watching; now catch up with what changed while the app was closed."""
-        self.live_timer.start()
-        self._poll_live()
-        roots = [root["path"] for root in self.roots if root["online"]]
-        if roots:
-            self.add_paths(roots)
-
-    def _poll_live(self) -> None:
-        states = self.backend.live.states() if self.backend is not None else {}
-        if states != self.live_states:
-            self.live_states = states
-            self._show_folders()
-
-    def _live_changed(self, report) -> None:
-        """Files changed on disk and the watcher indexed them: show it without being asked."""
-        if changed_anything(report):
-            self.say(f"Updated from disk: {brief(report)}.")
-            self.refresh_status()
-            self.run_search()
 
     # -- searching ----------------------------------------------------------------------------
     def _query(self) -> Query:
@@ -372,22 +280,7 @@ class MainWindow(QMainWindow):
             self.header.setText(html.escape(str(exc)))
 
     def _update_header(self, hits: list) -> None:
-        query, count = self.asked, len(hits)
-        where = f" in {html.escape(os.path.basename(query.folder))}" if query.folder else ""
-        filtered = html.escape(describe_filters(query.filters))
-        where += f" · {filtered}" if filtered else ""
-        if query.image:
-            name = html.escape(os.path.basename(query.image))
-            text = f"Photos like <b>{name}</b>{where} · <a href='clear'>clear</a>"
-        elif query.browsing:
-            more = f" · showing the first {BROWSE_LIMIT:,}" if count >= BROWSE_LIMIT else ""
-            order = ", newest first" if filtered else ""
-            text = f"All photos · {count:,}{more}" if not where else \
-                f"{count:,} photo{'' if count == 1 else 's'}{where}{order}{more}"
-        else:
-            words = html.escape(query.text.strip())
-            text = f"{count:,} matches for <b>“{words}”</b>{where}, best first"
-        self.header.setText(text)
+        self.header.setText(results_header(self.asked, len(hits)))
 
     def _update_empty_text(self) -> None:
         if not self.photo_count:
@@ -418,26 +311,6 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         menu.addActions(self.photo_actions.all)
         menu.exec(self.grid.viewport().mapToGlobal(pos))
-
-    # -- drag and drop --------------------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if _local_paths(event.mimeData()):
-            event.acceptProposedAction()
-            self.grid.set_drop_hint(True)
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802
-        if _local_paths(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dragLeaveEvent(self, event) -> None:  # noqa: N802
-        self.grid.set_drop_hint(False)
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        self.grid.set_drop_hint(False)
-        paths = _local_paths(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.add_paths(paths)
 
     # -- dialogs and problems -------------------------------------------------------------------
     def open_settings(self) -> None:
@@ -472,6 +345,9 @@ class MainWindow(QMainWindow):
 
     def _problem(self, exc: Exception) -> None:
         """Explain a failure in words; a missing model gets a way out (a local file)."""
+        if self.on_problem is not None:
+            self.on_problem(exc)
+            return
         if not isinstance(exc, ModelUnavailable):
             QMessageBox.warning(self, "photofind", str(exc))
             return
@@ -520,14 +396,3 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _model_label(spec) -> str:
-    """A short model name for the status bar (file names, not whole paths)."""
-    weights = os.path.basename(spec.pretrained or "")
-    if spec.config:
-        return f"{os.path.basename(spec.config)} + {weights}"
-    return f"{spec.name} ({weights})"
-
-
-def _local_paths(mime) -> list[str]:
-    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] \
-        if mime.hasUrls() else []
