@@ -17,6 +17,8 @@ import pytest
 from open_clip.tokenizer import HFTokenizer, SimpleTokenizer
 
 from photofind.embed import tokenize
+from photofind.embed.tokenize import base as tokenize_base
+from photofind.embed.tokenize import clip_bpe
 
 from conftest import FLICKR, REPO
 from tinymodel import write_tiny_bert
@@ -126,8 +128,8 @@ def test_ascii_split_is_the_unicode_split_on_ascii():
     import regex
 
     specials = "<start_of_text>|<end_of_text>"
-    ours = re.compile(specials + tokenize._ASCII_SPLIT, re.IGNORECASE)
-    theirs = regex.compile(specials + tokenize._SPLIT, regex.IGNORECASE)
+    ours = re.compile(specials + clip_bpe.ASCII_SPLIT, re.IGNORECASE)
+    theirs = regex.compile(specials + clip_bpe.SPLIT, regex.IGNORECASE)
     chars = [chr(c) for c in range(128)]
     texts = [a + b for a in chars for b in chars] + ["".join(chars), "I'LL 'S 'Re x'd <END_OF_TEXT>"]
     assert [ours.findall(t) for t in texts] == [theirs.findall(t) for t in texts]
@@ -140,7 +142,7 @@ def test_plain_ascii_skips_nothing_ftfy_would_change():
 
     import ftfy
 
-    plain = [chr(c) for c in range(128) if tokenize._NOT_PLAIN.search(chr(c)) is None]
+    plain = [chr(c) for c in range(128) if tokenize_base.NOT_PLAIN.search(chr(c)) is None]
     assert "&" not in plain and "\r" not in plain and "\x1b" not in plain and len(plain) == 96
     texts = ["".join(plain)] + [f"x{a}{b}y" for a in plain for b in plain]
     assert all(html.unescape(html.unescape(ftfy.fix_text(t))) == t for t in texts)
