@@ -24,8 +24,8 @@ import open_clip
 import torch
 from safetensors.torch import save_file
 
+from photofind.adapt.report import AdaptProgress
 from photofind.adapt.store import Adaptation
-from photofind.adapt.trainer import AdaptProgress
 from photofind.embed.model import ModelSpec
 from photofind.library.metadata import TextItem
 from photofind.services import adapting as adaptation

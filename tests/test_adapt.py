@@ -186,7 +186,7 @@ def test_validation_sees_the_whole_library_not_only_pushed_away_photos():
     """Real searches rank every photo, those training pulled close as well as the negatives
     it pushed away: validation must score against both, or it flatters adaptation."""
     from photofind.adapt.data import build_data
-    from photofind.adapt.trainer import negative_pool, validation_gallery
+    from photofind.adapt.judging import negative_pool, validation_gallery
 
     texts = [(pid, "caption", f"photo {pid}") for pid in range(1, 101)] + \
         [(pid, "tag", "Biscuit") for pid in range(101, 151)]
@@ -248,7 +248,7 @@ def test_pixel_border_learns_at_its_own_rate(tmp_path):
 def test_few_tag_queries_do_not_steer_the_score():
     """One query per tag: a single lucky hit moves Recall@5 by 20 points; it must not decide
     which epoch is kept. With many (caption) queries recall counts again."""
-    from photofind.adapt.trainer import tagged_score
+    from photofind.adapt.judging import tagged_score
 
     few = {"R@1": 0.0, "R@5": 0.0, "R@10": 0.0, "mAP": 4.0, "queries": 5}
     lucky = {**few, "R@5": 20.0, "R@10": 20.0}

@@ -12,7 +12,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from photofind.adapt.data import QUERY_TEMPLATE, AdaptationData
-from photofind.adapt.trainer import retrieval_metrics, validation_gallery
+from photofind.adapt.judging import retrieval_metrics, validation_gallery
 from photofind.search.neighbours import (
     K_CHOICES,
     MAX_NEIGHBOUR_PHOTOS,

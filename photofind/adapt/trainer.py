@@ -7,6 +7,7 @@ tower runs once per photo (cached); each step runs only what follows the prompts
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -14,7 +15,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,48 +24,18 @@ import torch.nn.functional as F
 
 from photofind.adapt.concepts import select_concepts
 from photofind.adapt.data import QUERY_TEMPLATE, TAG_TEMPLATES, AdaptationData
+from photofind.adapt.judging import (
+    clear_gain,
+    negative_pool,
+    retrieval_metrics,
+    tagged_score,
+    validation_gallery,
+)
+from photofind.adapt.report import AdaptProgress, AdaptResult
 from photofind.adapt.store import Adaptation, AdaptConfig
 from photofind.embed.text import encode_frozen_text
 
 PixelSource = Callable[[list[int]], Iterator[tuple[int, np.ndarray]]]
-
-
-@dataclass
-class AdaptProgress:
-    phase: str  # "caching", "baseline", "training", "validating"
-    epoch: int = 0
-    epochs: int = 0
-    step: int = 0
-    steps: int = 0
-    loss: float | None = None
-    eta_s: float | None = None
-    metrics: dict | None = None
-
-
-@dataclass
-class AdaptResult:
-    kept: bool
-    variant: str
-    before: dict
-    after: dict
-    trainable_params: int
-    backbone_params: int
-    seconds: float
-    epochs_run: int
-    seconds_per_epoch: float
-    cancelled: bool = False
-    adaptation: Adaptation | None = field(default=None, repr=False)
-    rerank: dict | None = None  # the reranker taught in the same run (see library.adapt)
-
-    @property
-    def share(self) -> float:
-        return self.trainable_params / max(1, self.backbone_params)
-
-    def summary(self) -> dict:
-        out = asdict(self)
-        out.pop("adaptation")
-        out["trainable_share_percent"] = round(100 * self.share, 4)
-        return out
 
 
 class Cancelled(Exception):
@@ -207,7 +178,7 @@ class PromptTrainer:
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
         state = self._resume(optimizer, schedule, state)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" \
-            else _null()
+            else contextlib.nullcontext()
         step_times: list[float] = []
         cancelled = False
         try:
@@ -397,81 +368,6 @@ class PromptTrainer:
             raise Cancelled
 
 
-GATE_MARGIN = 0.5  # validation score points an adaptation must gain to replace zero-shot
-MIN_QUERIES_FOR_RECALL = 50  # below this Recall@k moves in steps too coarse to judge by
-
-
-def clear_gain(before: dict, after: dict) -> bool:
-    """Keep an adaptation only for a gain that validation noise is unlikely to fake: a margin
-    on the score and no loss of Recall@1 (captioned Flickr8k, bench model: adapters that
-    validation scored a hair above zero-shot lost 0.2-0.4 R@1 on held-out captions). A
-    handful of tag queries moves Recall@1 in 20-point steps: no veto there."""
-    steady = after["R@1"] >= before["R@1"] or before.get("queries", 0) < MIN_QUERIES_FOR_RECALL
-    return after["score"] >= before["score"] + GATE_MARGIN and steady
-
-
-def tagged_score(metrics: dict, tag_accuracy: float) -> float:
-    """The validation score of a library with tags: tag accuracy joins the retrieval metrics.
-    Recall@k of a handful of queries (a tag-only library has one per tag) moves in 20-point
-    steps and decided early stopping on noise (bench model, tagged flowers: an epoch with 60 %
-    tag accuracy chosen over one with 77 %), so there only mAP stays."""
-    coarse = metrics["queries"] < MIN_QUERIES_FOR_RECALL
-    names = ("mAP",) if coarse else ("R@1", "R@5", "R@10", "mAP")
-    parts = [metrics[k] for k in names if metrics[k] is not None]
-    return round(float(np.mean(parts + [tag_accuracy])), 3)
-
-
-def negative_pool(data: AdaptationData, size: int, seed: int) -> list[int]:
-    """Unlabelled photos used as soft negatives, sampled apart from the validation gallery's
-    own sample so that validation does not score against exactly the photos training
-    pushed away. (Validation photos stay out: as negatives of their own tags they cost
-    tagged libraries ~10 mAP points on made-up names, bench model.)"""
-    pool = data.unlabelled[:]
-    random.Random(seed + 2).shuffle(pool)
-    return pool[:size]
-
-
-def validation_gallery(data: AdaptationData, size: int, seed: int) -> list[int]:
-    """The validation photos among a sample of the rest of the library, captioned training
-    photos included: scored against photos that training pulled close as well as those it
-    pushed away. Tagged training photos stay out, since they would be true matches of the
-    validation tags counted as misses."""
-    others = [p for p in data.train.photo_ids if p not in data.train.tags] + data.unlabelled
-    random.Random(seed + 1).shuffle(others)
-    return data.val.photo_ids + others[: max(0, size - len(data.val.photo_ids))]
-
-
-def retrieval_metrics(similarity: np.ndarray, gallery: list[int],
-                      relevant: list[set[int]], names: list[str] | None = None) -> dict:
-    """Text→image Recall@1/5/10, mean and median rank (first relevant photo), mAP; "score"
-    (their mean, ranks excluded) decides early stopping and whether adaptation is kept."""
-    index = {pid: i for i, pid in enumerate(gallery)}
-    order = np.argsort(-similarity, axis=1)
-    firsts, aps, per_query = [], [], {}
-    for number, (row, wanted) in enumerate(zip(order, relevant)):
-        hits = np.isin(row, [index[p] for p in wanted if p in index])
-        positions = np.flatnonzero(hits) + 1
-        if not len(positions):
-            continue
-        firsts.append(positions[0])
-        aps.append(float(np.mean(np.arange(1, len(positions) + 1) / positions)))
-        if names is not None:
-            per_query[names[number]] = round(100 * aps[-1], 2)
-    if not firsts:
-        return {"R@1": 0.0, "R@5": 0.0, "R@10": 0.0, "mean_rank": None, "median_rank": None,
-                "mAP": None, "score": 0.0, "queries": 0, "per_query": per_query}
-    firsts = np.asarray(firsts)
-    metrics = {f"R@{k}": round(100 * float(np.mean(firsts <= k)), 2) for k in (1, 5, 10)}
-    metrics["mean_rank"] = round(float(firsts.mean()), 2)
-    metrics["median_rank"] = float(np.median(firsts))
-    metrics["mAP"] = round(100 * float(np.mean(aps)), 2)
-    metrics["score"] = round(float(np.mean([metrics["R@1"], metrics["R@5"], metrics["R@10"],
-                                            metrics["mAP"]])), 3)
-    metrics["queries"] = len(firsts)
-    metrics["per_query"] = per_query
-    return metrics
-
-
 def _multi_positive_nll(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
     """-log(Σ_pos e^s / Σ_all e^s): every photo carrying a tag is a positive for it."""
     has = positives.any(dim=1)
@@ -484,10 +380,3 @@ def _chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from photofind.adapt.data import NotEnoughData
-from photofind.adapt.trainer import AdaptProgress, AdaptResult
+from photofind.adapt.report import AdaptProgress, AdaptResult
 from photofind.gui.progress import duration
 from photofind.gui.tasks import run_task
 from photofind.search.rerank import weights_text

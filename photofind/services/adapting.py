@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from photofind.adapt.data import build_data, usable_counts
+from photofind.adapt.report import AdaptProgress, AdaptResult
 from photofind.adapt.store import Adaptation, AdaptConfig
-from photofind.adapt.trainer import AdaptProgress, AdaptResult, PromptTrainer
+from photofind.adapt.trainer import PromptTrainer
 from photofind.index.hnsw import VectorIndex
 
 # What "Adapt to my library" compares. Budgets keep the whole run (with re-embedding and the

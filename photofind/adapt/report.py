@@ -1,0 +1,46 @@
+"""What an adaptation run tells while it runs (``AdaptProgress``, through the progress
+callback) and when it is done (``AdaptResult``: before/after metrics, cost, the adaptation)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from photofind.adapt.store import Adaptation
+
+
+@dataclass
+class AdaptProgress:
+    phase: str  # "caching", "baseline", "training", "validating"
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    steps: int = 0
+    loss: float | None = None
+    eta_s: float | None = None
+    metrics: dict | None = None
+
+
+@dataclass
+class AdaptResult:
+    kept: bool
+    variant: str
+    before: dict
+    after: dict
+    trainable_params: int
+    backbone_params: int
+    seconds: float
+    epochs_run: int
+    seconds_per_epoch: float
+    cancelled: bool = False
+    adaptation: Adaptation | None = field(default=None, repr=False)
+    rerank: dict | None = None  # the reranker taught in the same run (see photofind.services.adapting.adapt)
+
+    @property
+    def share(self) -> float:
+        return self.trainable_params / max(1, self.backbone_params)
+
+    def summary(self) -> dict:
+        out = asdict(self)
+        out.pop("adaptation")
+        out["trainable_share_percent"] = round(100 * self.share, 4)
+        return out
