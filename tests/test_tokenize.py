@@ -190,7 +190,8 @@ def test_hf_tokenizer_is_what_open_clip_makes_for_an_hf_config(bert_folders, tmp
     tiny, _ = bert_folders
     shutil.copytree(tiny, tmp_path / "tiny-bert")
     config = tmp_path / "tiny-hf.json"
-    config.write_text(json.dumps({"text_cfg": {"hf_model_name": "tiny-bert",
+    config.write_text(json.dumps({"embed_dim": 32, "vision_cfg": {"image_size": 32},
+                                  "text_cfg": {"hf_model_name": "tiny-bert",
                                                "hf_tokenizer_name": "tiny-bert",
                                                "context_length": 32}}))
     name, _, _ = register_custom_config(config)

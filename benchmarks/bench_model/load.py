@@ -6,6 +6,7 @@ it is made absolute here before the config is registered.
 """
 
 import json
+import tempfile
 from pathlib import Path
 
 import open_clip
@@ -26,8 +27,12 @@ def read_config(out_dir: str | Path) -> dict:
 
 
 def register(cfg: dict, name: str = MODEL_NAME) -> str:
-    """Make the model config known to open_clip under `name` (what add_model_config would do)."""
-    open_clip.factory._MODEL_CONFIGS[name] = cfg["model_cfg"]
+    """Make the model config known to open_clip under `name`: open_clip's add_model_config
+    reads a file named after the model, so it is written to a temporary folder first."""
+    with tempfile.TemporaryDirectory(prefix="bench-model-") as folder:
+        path = Path(folder) / f"{name}.json"
+        path.write_text(json.dumps(cfg["model_cfg"]))
+        open_clip.add_model_config(path)
     return name
 
 

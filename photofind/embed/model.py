@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 import re
+import tempfile
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,8 +134,6 @@ def register_custom_config(config_path: Path) -> tuple[str, dict | None, str]:
     """Register a custom open_clip config under a unique name; returns
     (name, preprocess overrides, identity). Relative Hugging Face paths inside the config
     are resolved against the JSON's folder, so a model folder can move freely."""
-    from open_clip import factory
-
     try:
         raw = json.loads(config_path.read_text())
     except (OSError, ValueError) as exc:
@@ -150,8 +149,27 @@ def register_custom_config(config_path: Path) -> tuple[str, dict | None, str]:
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:12]
     stem = re.sub(r"[^A-Za-z0-9_.-]", "-", config_path.stem)
     name = f"custom-{stem}-{digest}"
-    factory._MODEL_CONFIGS[name] = model_cfg  # open_clip's registry of named configs
+    add_model_config(name, model_cfg)
     return name, preprocess, f"custom:{stem}:{digest}"
+
+
+def add_model_config(name: str, model_cfg: dict) -> None:
+    """Make ``model_cfg`` known to open_clip as ``name``, through its public
+    ``add_model_config``, which reads config files named after their model: the file is
+    written to a temporary folder, gone again once open_clip has read it. (Each call re-reads
+    every registered config, so an unchanged one is not registered again.)"""
+    import open_clip
+
+    missing = [key for key in ("embed_dim", "vision_cfg", "text_cfg") if key not in model_cfg]
+    if missing:
+        raise ModelUnavailable(f"Not an open_clip model config ({name}): it lacks "
+                               f"{', '.join(missing)}")
+    if open_clip.get_model_config(name) == model_cfg:
+        return
+    with tempfile.TemporaryDirectory(prefix="photofind-config-") as folder:
+        path = Path(folder) / f"{name}.json"
+        path.write_text(json.dumps(model_cfg))
+        open_clip.add_model_config(path)
 
 
 _DIGESTS: dict[tuple[str, int, float], str] = {}
