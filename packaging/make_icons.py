@@ -2,7 +2,7 @@
 plus the .ico (Windows) and .icns (macOS) the PyInstaller spec needs on those systems.
 
 Run from anywhere: ``python packaging/make_icons.py [--ico-icns-only OUT_DIR]``. The PNGs are
-committed under ``photofind/resources/icons/hicolor/<n>x<n>/apps/photofind.png`` so a build
+committed under ``resources/icons/hicolor/<n>x<n>/apps/photofind.png`` so a build
 needs no Qt-with-SVG at build time; re-run this after editing the SVG. Rendering uses Qt's
 ``QSvgRenderer`` on the offscreen platform, so it works without a display.
 """
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESOURCES = ROOT / "photofind" / "resources"
+RESOURCES = ROOT / "resources"
 SVG = RESOURCES / "photofind.svg"
 SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)  # the ICO format stops at 256

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 
 import pytest
 from defusedxml import ElementTree
@@ -16,7 +17,7 @@ from defusedxml import ElementTree
 from conftest import REPO
 
 PACKAGING = REPO / "packaging"
-RESOURCES = REPO / "photofind" / "resources"
+RESOURCES = REPO / "resources"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
@@ -44,6 +45,17 @@ def test_spec_compiles_and_names_entry_excludes_and_resources():
     assert "collect_data_files('open_clip')" in ast.unparse(names["DATAS"])
     assert "collect_dynamic_libs('torchvision'" in ast.unparse(names["BINARIES"])
     assert "excludes=UNUSED_QT + UNUSED_PYTHON" in text
+
+
+def test_every_package_is_listed_and_resources_go_with_them():
+    """pyproject.toml lists its packages (so that the top-level resources/ is installed as
+    photofind/resources): a new package must be listed, or wheels would lack it."""
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    on_disk = {".".join(init.parent.relative_to(REPO).parts)
+               for init in (REPO / "photofind").rglob("__init__.py")}
+    assert set(setuptools["packages"]) == on_disk | {"photofind.resources"}
+    assert setuptools["package-dir"] == {"photofind.resources": "resources"}
+    assert not (REPO / "photofind" / "resources").exists()  # one copy, at the top
 
 
 def test_desktop_entry():

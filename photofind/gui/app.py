@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from importlib import resources
+from pathlib import Path
 
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QIcon, QPainter, QPalette, QPixmap
@@ -12,8 +13,19 @@ from PySide6.QtWidgets import QApplication, QSplashScreen
 from photofind.gui.settings import APPLICATION, ORGANIZATION, Settings
 
 
+def resource_file(name: str) -> Path:
+    """One of the app's resources (icons, desktop entry). An installed package (wheel,
+    PyInstaller bundle) carries them as ``photofind/resources``; running from a checkout
+    (an editable install, or ``PYTHONPATH``) they are the repository's top-level
+    ``resources/``, the one copy there is."""
+    packaged = resources.files("photofind") / "resources" / name
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "resources" / name
+
+
 def app_icon() -> QIcon:
-    return QIcon(str(resources.files("photofind") / "resources" / "photofind.svg"))
+    return QIcon(str(resource_file("photofind.svg")))
 
 
 def splash_pixmap(app: QApplication) -> QPixmap:
