@@ -356,7 +356,7 @@ def test_detail_pane_shows_texts_and_dates_with_their_source(qtbot, make_window,
     qtbot.waitUntil(lambda: "at least 40 needed" in dialog.intro.text(), timeout=WAIT_MS)
     assert dialog.intro.text().startswith("1 captioned and 1 tagged photos")
     assert not dialog.start.isEnabled()
-    dialog.run()  # as if started anyway: the core's NotEnoughData becomes a sentence
+    dialog.run()  # as if started anyway: the library's NotEnoughData becomes a sentence
     qtbot.waitUntil(lambda: dialog.state == "failed", timeout=WAIT_MS)
     assert "adapting needs at least 40" in dialog.result.text()
     assert "failed" not in dialog.result.text()

@@ -1,5 +1,5 @@
 """What the grid and the detail pane ask of the library, as plain functions (no Qt), so the
-worker threads stay thin and the core is called in exactly one place."""
+worker threads stay thin and the library (``PhotoLibrary``) is called in exactly one place."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from photofind.search.filters import SearchFilters
 from photofind.services.searching import SearchResult
 
 BROWSE_LIMIT = 2000  # photos listed when there is no query
-Hit = SearchResult  # what the grid shows: the core's result as is (score None when listing)
+Hit = SearchResult  # what the grid shows: the library's result as is (score None when listing)
 
 
 @dataclass(frozen=True)

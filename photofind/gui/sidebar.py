@@ -70,7 +70,7 @@ class FolderSidebar(QListWidget):
 
     def set_folders(self, total: int, roots: list[dict], states: dict[str, str],
                     live: dict[str, str] | None = None) -> None:
-        """``roots``: the core's status roots; ``states``: path -> "indexing…"/"waiting…"
+        """``roots``: the library status's roots; ``states``: path -> "indexing…"/"waiting…"
         for folders in the indexing queue (shown even before the catalog knows them);
         ``live``: path -> the watcher's "watching", "polling" or "offline"."""
         known = {r["path"]: r for r in roots}
