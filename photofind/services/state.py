@@ -156,43 +156,21 @@ class LibraryState:
         self.catalog.close()
 
 
+def _part(name: str) -> property:
+    """``self.state.<name>``, read on every access: the model, index and reranker behind it
+    are swapped when a library adapts or resets."""
+    return property(lambda self: getattr(self.state, name))
+
+
 class Service:
     """Base of the services working on a ``LibraryState``: its parts under short names."""
 
+    catalog, pool, batch_size = _part("catalog"), _part("pool"), _part("batch_size")
+    embedder, model_key = _part("embedder"), _part("model_key")
+    vectors, tokens, reranker = _part("vectors"), _part("tokens"), _part("reranker")
+
     def __init__(self, state: LibraryState):
         self.state = state
-
-    @property
-    def catalog(self) -> Catalog:
-        return self.state.catalog
-
-    @property
-    def pool(self) -> DecodePool:
-        return self.state.pool
-
-    @property
-    def batch_size(self) -> int:
-        return self.state.batch_size
-
-    @property
-    def embedder(self):
-        return self.state.embedder
-
-    @property
-    def model_key(self) -> str:
-        return self.state.model_key
-
-    @property
-    def vectors(self) -> VectorIndex:
-        return self.state.vectors
-
-    @property
-    def tokens(self):
-        return self.state.tokens
-
-    @property
-    def reranker(self):
-        return self.state.reranker
 
     def _save_index(self) -> None:
         self.state.save_index()
