@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 
 from photofind import cli
-from photofind.cli.library_commands import EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +26,7 @@ def launch_gui(args) -> int:
         if args.self_test is not None:
             print(f"photofind self-test FAILED: the desktop app cannot start: {exc}",
                   file=sys.stderr)
-            return EXIT_FAILED
+            return cli.EXIT_FAILED
         cli.build_parser().print_help()
         return 0
     return run_app(args)
