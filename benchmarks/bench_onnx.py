@@ -39,6 +39,8 @@ VARIANTS = {  # name → RuntimeOptions fields (None: torch)
     "ort-extended": {"optimization": "extended"},
     "ort-1-thread": {"threads": 1},
     "ort-int8": {"int8": True},
+    "ort-int8-channel": {"int8": True, "per_channel": True},
+    "ort-int8-channel-matmul": {"int8": True, "per_channel": True, "int8_ops": ("MatMul",)},
 }
 
 

@@ -113,6 +113,13 @@ class RuntimeOptions:
     threads: int | None = None  # None: the cores this process may use
     optimization: str = "all"  # ONNX Runtime's graph optimisation: basic, extended, all
     int8: bool = False  # dynamically quantised weights (made beside the fp32 graph)
+    per_channel: bool = False  # int8: one scale per output channel instead of per tensor
+    int8_ops: tuple[str, ...] = ()  # int8: op types to quantise (empty: all it can)
+
+    def int8_suffix(self) -> str:
+        """The quantised graph's file suffix: one file per quantisation recipe."""
+        ops = "-".join(op.lower() for op in self.int8_ops) or "all"
+        return f".int8-{'channel' if self.per_channel else 'tensor'}-{ops}.onnx"
 
 
 _LEVELS = {"basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
@@ -153,10 +160,12 @@ class _Sessions:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         source = self.cache.path(name)
-        target = source.with_suffix(".int8.onnx")
+        target = source.with_suffix(self.options.int8_suffix())
         if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
             partial = target.with_suffix(".partial")
-            quantize_dynamic(source, partial, weight_type=QuantType.QInt8)
+            quantize_dynamic(source, partial, weight_type=QuantType.QInt8,
+                             per_channel=self.options.per_channel,
+                             op_types_to_quantize=list(self.options.int8_ops) or None)
             os.replace(partial, target)
         return target
 
