@@ -136,7 +136,10 @@ def cmd_watch(lib, args) -> int:
             print(f"{state:9s} {root}")
         print("Catching up, then watching for changes; Ctrl+C stops.", flush=True)
         while True:
-            time.sleep(3600)
+            # short sleeps: when Ctrl+C's signal lands on one of the watcher's threads, a
+            # long sleep in this thread is not interrupted and Python acts on it only when
+            # this thread next runs (a test's SIGINT hung here for 10 minutes under load)
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
