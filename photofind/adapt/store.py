@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from photofind.adapt.prompts import ImageAdapter, TextPrompt, VisualPrompt
+from photofind.library.files import file_facts
 
 
 @dataclass
@@ -101,8 +102,9 @@ class Adaptation(nn.Module):
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         tmp = path.with_name(path.name + ".tmp")
         save_file(state, str(tmp))
+        weights = file_facts(tmp)  # checked before every load (services.artefacts)
         os.replace(tmp, path)
-        meta = {**self.meta, "config": asdict(self.config)}
+        meta = {**self.meta, "config": asdict(self.config), "weights": weights}
         json_tmp = path.with_suffix(".json.tmp")
         json_tmp.write_text(json.dumps(meta, indent=2))
         os.replace(json_tmp, path.with_suffix(".json"))

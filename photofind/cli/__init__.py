@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import sqlite3
 import sys
+from pathlib import Path
 
 from photofind.cli import learning_commands, library_commands
 from photofind.cli.library_commands import EXIT_FAILED, EXIT_USAGE
 from photofind.cli.parser import build_parser
+from photofind.services import storage
+from photofind.services.data_dir import default_data_dir
 
 COMMANDS = {"index": library_commands.cmd_index, "search": library_commands.cmd_search,
             "status": library_commands.cmd_status, "forget": library_commands.cmd_forget,
@@ -38,8 +43,10 @@ def run(args) -> int:
 
     logging.basicConfig(format="%(message)s")  # stderr: stdout stays for results and JSON
     logging.getLogger("photofind").setLevel(logging.INFO)
-    lib = open_library(args)
+    signal.signal(signal.SIGTERM, _terminated)  # `kill`, logout: stop cleanly, as Ctrl+C
+    lib = None
     try:
+        lib = open_library(args)
         code = COMMANDS[args.command](lib, args)
         sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
         return code
@@ -55,5 +62,17 @@ def run(args) -> int:
     except BrokenPipeError:  # the reader left early (`photofind status | head`): fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
         return 0
+    except (OSError, sqlite3.OperationalError) as exc:
+        folder = lib.data_dir if lib else Path(args.data_dir or default_data_dir())
+        message = storage.explain(exc, folder)
+        if message is None:
+            raise
+        print(f"photofind: {message}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
-        lib.close()
+        if lib is not None:
+            lib.close()
+
+
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt  # the same clean stop: pools shut down, work so far kept

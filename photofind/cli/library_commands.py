@@ -97,6 +97,8 @@ def cmd_status(lib, args) -> int:
     for key, count in status["embeddings"].items():
         print(f"Embeddings:  {count} for {key}")
     print(f"Catalog:     {status['catalog_bytes']:,} bytes")
+    for warning in status["warnings"]:
+        print(f"Warning:     {warning}")
     for path, reason in status["errors_list"]:
         print(f"  unreadable {path}: {reason}")
     return 0

@@ -29,21 +29,25 @@ class TokenStore:
     def _open(self) -> None:
         for path in (self.data_path, self.valid_path):
             path.touch(exist_ok=True)
-        rows = self.valid_path.stat().st_size
+        # rows both files hold (after a failed growth, the shorter one counts)
+        rows = min(self.valid_path.stat().st_size, self.data_path.stat().st_size // self.row_bytes)
         self.capacity = rows
         self._data = np.memmap(self.data_path, np.float16, "r+",
                                shape=(rows, TOKENS, self.dim)) if rows else None
         self._valid = np.memmap(self.valid_path, np.uint8, "r+", shape=(rows,)) if rows else None
 
     def _grow(self, needed: int) -> None:
+        """Make room for ``needed`` rows. The space is allocated on disk now: a memory map
+        over a sparse file dies of SIGBUS (no message, no cleanup) when a later write finds
+        the disk full, where allocating raises ``OSError(ENOSPC)`` here, which is handled."""
         rows = max(needed, 1024, int(self.capacity * 1.5))
         self.flush()
         self._data = self._valid = None
-        with open(self.data_path, "r+b") as handle:
-            handle.truncate(rows * self.row_bytes)
-        with open(self.valid_path, "r+b") as handle:
-            handle.truncate(rows)
-        self._open()
+        try:
+            _allocate(self.data_path, rows * self.row_bytes)
+            _allocate(self.valid_path, rows)
+        finally:
+            self._open()
 
     def put(self, ids, tokens: np.ndarray) -> None:
         ids = np.asarray(ids, np.int64)
@@ -83,3 +87,24 @@ class TokenStore:
         for path in (self.data_path, self.valid_path):
             if path.exists():
                 os.remove(path)
+
+
+def _allocate(path: Path, size: int) -> None:
+    """Extend ``path`` to ``size`` bytes of allocated disk space (never shrink it); on a full
+    disk the file keeps its old size and ENOSPC is raised."""
+    with open(path, "r+b") as handle:
+        old = os.fstat(handle.fileno()).st_size
+        if size <= old:
+            return
+        try:
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(handle.fileno(), old, size - old)
+            else:  # macOS, Windows: write the zeros
+                handle.seek(old)
+                for start in range(old, size, 1 << 20):
+                    handle.write(bytes(min(1 << 20, size - start)))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError:
+            handle.truncate(old)
+            raise

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -32,7 +34,9 @@ class DecodePool:
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=context,
+                                                 initializer=follow_parent,
+                                                 initargs=(os.getpid(),))
         return self._executor
 
     def prepare(self, raw_paths: Iterable[bytes], spec: PrepSpec,
@@ -51,5 +55,24 @@ class DecodePool:
 
     def close(self) -> None:
         if self._executor is not None:
-            self._executor.shutdown(cancel_futures=True)
-            self._executor = None
+            executor, self._executor = self._executor, None
+            try:
+                executor.shutdown(cancel_futures=True)
+            except RuntimeError:  # interrupted while starting: its workers follow_parent()
+                pass
+
+
+PARENT_CHECK_S = 0.5
+
+
+def follow_parent(parent_pid: int) -> None:
+    """Decoder-process start-up: exit when the process that started it is gone. A parent
+    killed with -9 (or crashed) cannot shut its pool down; without this its decoders, and
+    the multiprocessing resource tracker they keep alive, lived on and held the caller's
+    stdout open, so ``out=$(photofind index …)`` never returned."""
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()

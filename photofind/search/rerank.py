@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from photofind.library.files import file_facts
 from photofind.search.hybrid import DEFAULT_TOP_K, rerank  # noqa: F401 - re-exported
 from photofind.search.neighbours import NeighbourTexts
 
@@ -127,10 +128,14 @@ class Reranker:
             neighbours = {"k": self.neighbours.k, "tau": self.neighbours.tau}
         tmp = path.with_name(path.name + ".tmp")
         save_file(tensors, str(tmp))
+        weights = file_facts(tmp)  # checked before every load (services.artefacts)
         os.replace(tmp, path)
-        path.with_suffix(".json").write_text(json.dumps(
+        json_tmp = path.with_suffix(".json.tmp")
+        json_tmp.write_text(json.dumps(
             {**self.meta, "weight": self.weight, "neighbour_weight": self.neighbour_weight,
-             "neighbours": neighbours, "config": self.head.config}, indent=2))
+             "neighbours": neighbours, "config": self.head.config, "weights": weights},
+            indent=2))
+        os.replace(json_tmp, path.with_suffix(".json"))
 
     @classmethod
     def load(cls, path: Path) -> Reranker:

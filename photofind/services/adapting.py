@@ -20,6 +20,7 @@ from photofind.adapt.report import AdaptProgress, AdaptResult
 from photofind.adapt.store import Adaptation, AdaptConfig
 from photofind.adapt.trainer import PromptTrainer
 from photofind.index.hnsw import VectorIndex
+from photofind.services import artefacts
 
 # What "Adapt to my library" compares. Budgets keep the whole run (with re-embedding and the
 # reranker) near 10 minutes for ViT-B-32 and 1,000 captioned photos on 2 CPU cores; a GPU
@@ -32,10 +33,6 @@ DEFAULT_VARIANTS = (AdaptConfig(text=True, visual=True, min_steps=200, time_budg
 RERANK_BUDGET_S = 150
 
 
-def _meta_key(base_key: str) -> str:
-    return f"adaptation:{base_key}"
-
-
 def adaptation_dir(lib, base_key: str) -> Path:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", base_key).strip("-")
     return lib.data_dir / "adapt" / slug
@@ -43,11 +40,17 @@ def adaptation_dir(lib, base_key: str) -> Path:
 
 def load_active(lib, embedder):
     """The embedder the library should use: adapted if an adaptation is active."""
-    path = lib.catalog.get_meta(_meta_key(embedder.base_key))
-    if not path or not Path(path).exists():
+    fallback = "searching with the base model (adapt again to retrain)"
+    path = artefacts.usable(lib, artefacts.ADAPTATION, embedder.base_key, fallback)
+    if path is None:
         return embedder
-    adaptation = Adaptation.load(Path(path), embedder.model, embedder.loaded.tokenizer,
-                                 embedder.prep.size, embedder.dim).to(embedder.device)
+    try:
+        adaptation = Adaptation.load(path, embedder.model, embedder.loaded.tokenizer,
+                                     embedder.prep.size, embedder.dim).to(embedder.device)
+    except Exception as error:  # noqa: BLE001 - an old, damaged or foreign file
+        artefacts.warn(lib, f"the adaptation in {path.name} cannot be loaded ({error}); "
+                            f"{fallback}")
+        return embedder
     forget_removed_concepts(lib, adaptation)
     return embedder.adapted(adaptation)
 
@@ -138,7 +141,7 @@ def teach_reranker(lib, data, workdir: Path, seed: int, progress=None, cancel=No
         slug = re.sub(r"[^A-Za-z0-9]+", "-", lib.model_key).strip("-")[-40:]
         path = workdir / f"rerank-{slug}.safetensors"
         reranker.save(path)
-        lib.catalog.set_meta(f"rerank:{lib.model_key}", str(path))
+        artefacts.remember(lib, artefacts.RERANK, lib.model_key, path)
         lib.embedder = lib.embedder  # reload index/tokens/reranker for the current key
     return summary
 
@@ -156,7 +159,7 @@ def activate(lib, base, path: Path, progress=None, cancel=None) -> None:
         _reembed(lib, base, adapted, progress, cancel)
         if cancel is not None and cancel.cancelled:
             return
-    lib.catalog.set_meta(_meta_key(base.key), str(path))
+    artefacts.remember(lib, artefacts.ADAPTATION, base.key, path)
     lib.embedder = adapted
 
 
@@ -164,9 +167,9 @@ def reset(lib) -> None:
     """Back to zero-shot: drop the adaptation, its embeddings and its index."""
     base = lib.embedder.adapted(None)
     adapted_key = lib.embedder.key
-    lib.catalog.set_meta(_meta_key(base.key), "")
+    artefacts.remember(lib, artefacts.ADAPTATION, base.key, None)
     for key in {adapted_key, base.key}:
-        lib.catalog.set_meta(f"rerank:{key}", "")
+        artefacts.remember(lib, artefacts.RERANK, key, None)
     lib.embedder = base
     if adapted_key != base.key:
         lib.catalog.drop_model(adapted_key)

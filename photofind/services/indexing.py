@@ -209,9 +209,9 @@ class Indexer(Service):
                 photo_id = self._save(db, pending.root_id, pending.prepared)
                 self.catalog.set_embedding(db, photo_id, self.model_key, vector)
                 ids.append(photo_id)
+            if tokens is not None:  # before the commit: a full disk here keeps the batch out
+                self.tokens.put(ids, tokens[rows])
         self.vectors.add(ids, vectors)
-        if tokens is not None:
-            self.tokens.put(ids, tokens[rows])
         report.encoded += len(firsts)
         for pending in batch:
             if pending.is_new:

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from photofind.library.metadata import sidecar_paths
+from photofind.services import artefacts
 from photofind.services.state import LibraryState
 
 
@@ -28,6 +29,7 @@ def status(state: LibraryState) -> dict:
         "catalog_bytes": _size(catalog.path),
         "index_bytes": _size(index_file) if index_file else None,
         "errors_list": catalog.errors(),
+        "warnings": artefacts.problems(state),
     }
 
 

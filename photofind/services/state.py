@@ -16,6 +16,7 @@ from photofind.embed.spec import ModelSpec
 from photofind.index.hnsw import HnswParams, VectorIndex
 from photofind.library.catalog import Catalog
 from photofind.library.pipeline import DecodePool
+from photofind.services import artefacts
 from photofind.services.data_dir import resolve_data_dir
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class LibraryState:
         self._tokens = self._reranker = None
         self._lock = threading.RLock()
         self.index_rebuilt = False
+        self.warnings: list[str] = []  # problems met on the way (damaged files), for status
 
     @property
     def export_root(self) -> Path:
@@ -61,12 +63,12 @@ class LibraryState:
                 from photofind.embed.runtime import open_embedder
 
                 embedder = open_embedder(self.model_spec, self.device, self.export_root)
-                if self.catalog.get_meta(f"adaptation:{embedder.base_key}"):
+                if artefacts.recorded(self, artefacts.ADAPTATION, embedder.base_key):
                     from photofind.services.adapting import load_active  # torch: learned words
 
                     embedder = load_active(self, embedder)
                 self._embedder = embedder
-                if self.saved_model_spec() != self.model_spec:
+                if self.saved_model_spec() != self.model_spec and not self.catalog.read_only:
                     self.catalog.set_meta("model_spec", json.dumps(asdict(self.model_spec)))
             return self._embedder
 
@@ -94,15 +96,17 @@ class LibraryState:
         """The trained cross-encoder of the current model, or None."""
         with self._lock:
             if self._reranker is None:
-                path = self.catalog.get_meta(f"rerank:{self.model_key}")
                 self._reranker = False
-                if path and Path(path).exists():
+                path = artefacts.usable(self, artefacts.RERANK, self.model_key,
+                                        "results are not re-ranked (adapt again to retrain)")
+                if path is not None:
                     from photofind.search.rerank import Reranker  # torch, only when trained
 
                     try:
-                        self._reranker = Reranker.load(Path(path))
-                    except (ValueError, KeyError, RuntimeError) as error:  # old or damaged
-                        log.warning("Reranker not used: %s", error)
+                        self._reranker = Reranker.load(path)
+                    except Exception as error:  # noqa: BLE001 - an old or damaged file
+                        artefacts.warn(self, f"the re-ranker in {path.name} cannot be loaded "
+                                             f"({error}); results are not re-ranked")
             return self._reranker or None
 
     @reranker.setter
@@ -129,21 +133,50 @@ class LibraryState:
             return self._index
 
     def _load_or_rebuild(self) -> VectorIndex:
+        """The index file is trusted only as far as the catalog agrees: its model key,
+        embedding version and width must match, and its photos must be the catalog's. Photos
+        the file lacks (another writer's, or a hand-edited stamp) are added from their stored
+        vectors and photos the catalog no longer has are dropped, so no photo is left
+        unfindable; anything worse is rebuilt from the catalog (no re-encoding either way)."""
         path, key = self.index_file(), self.model_key
         try:
             index, stamp = VectorIndex.load(path, self.hnsw)
-            if stamp.get("model_key") == key and \
+            if stamp.get("model_key") == key and index.dim == self.embedder.dim and \
                     stamp.get("version") == self.catalog.embedding_version():
+                if self._agree(index, key):
+                    self._save_quietly(index)
                 return index
-        except (OSError, ValueError, RuntimeError, KeyError):
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError):
             pass  # missing, corrupt or unreadable: the catalog has everything to rebuild
         ids, vectors = self.catalog.embeddings(key)
         index = VectorIndex.build(ids, vectors, vectors.shape[1] if len(ids) else
                                   self.embedder.dim, self.hnsw)
         self.index_rebuilt = True
         if len(ids):
-            self.save_index(index)
+            self._save_quietly(index)
         return index
+
+    def _agree(self, index: VectorIndex, key: str) -> bool:
+        """Make ``index`` hold exactly the catalog's photos of ``key``; True if it changed."""
+        stored, live = self.catalog.embedded_ids(key), index.ids
+        missing, extra = stored - live, live - stored
+        if missing:
+            ids, vectors = self.catalog.embeddings(key, sorted(missing))
+            index.add(ids, vectors)
+            log.info("photofind: %d photos were missing from the search index; added",
+                     len(ids))
+        index.remove(sorted(extra))
+        return bool(missing or extra)
+
+    def _save_quietly(self, index: VectorIndex) -> None:
+        """Save a repaired or rebuilt index; the index is a cache, so a read-only or full
+        disk only means it is rebuilt again next time."""
+        if self.catalog.read_only:
+            return
+        try:
+            self.save_index(index)
+        except OSError as error:
+            log.debug("index not saved: %s", error)
 
     def save_index(self, index: VectorIndex | None = None) -> None:
         path = self.index_file()

@@ -25,12 +25,38 @@ class Catalog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                                   timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # Why the catalog is open read-only (None: it is writable). A full disk or a
+        # read-only mount must not stop a person from searching what is already indexed.
+        self.read_only: str | None = None
+        try:
+            self._db = self._connect(self.path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.OperationalError as error:
+            if not self.path.exists():
+                raise
+            self._db = self._open_read_only()
+            self.read_only = str(error)
         self._db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+
+    @staticmethod
+    def _connect(target, **options) -> sqlite3.Connection:
+        return sqlite3.connect(target, check_same_thread=False, timeout=30, **options)
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Read-only, for a full disk or a read-only folder. ``mode=ro`` still reads a live
+        WAL (it needs to create the shared-memory file); ``immutable`` needs nothing written
+        at all and sees the catalog as it was last checkpointed."""
+        uri = self.path.absolute().as_uri()
+        for flags in ("mode=ro", "mode=ro&immutable=1"):
+            db = self._connect(f"{uri}?{flags}", uri=True, isolation_level=None)
+            try:
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                return db
+            except sqlite3.OperationalError:
+                db.close()
+        raise sqlite3.OperationalError(f"{self.path} cannot be opened, even to read")
 
     # -- plumbing -------------------------------------------------------------------------
     def close(self) -> None:
@@ -52,15 +78,30 @@ class Catalog:
         with self._lock:
             return self._db.execute(sql, tuple(args)).fetchall()
 
+    def _stored_version(self) -> int:
+        try:
+            row = self._db.execute(
+                "SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.OperationalError:  # no meta table: a new file
+            return 0
+        return int(row[0]) if row else 0
+
     def _migrate(self) -> None:
+        """Bring an older file up to date; an up-to-date one is only read, so opening a
+        catalog never writes (a full disk or a read-only copy still opens)."""
+        current = self._stored_version()
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} was written by a newer photofind (schema {current}); "
+                f"this version understands up to {SCHEMA_VERSION}")
+        if current == SCHEMA_VERSION:
+            return
+        if self.read_only:
+            raise sqlite3.OperationalError(
+                f"{self.path} needs an upgrade but cannot be written ({self.read_only})")
         with self.transaction() as db:
             db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)")
-            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            current = int(row[0]) if row else 0
-            if current > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} was written by a newer photofind (schema {current}); "
-                    f"this version understands up to {SCHEMA_VERSION}")
+            current = self._stored_version()  # again, inside the write lock
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 for statement in statements(MIGRATIONS[version]):
                     db.execute(statement)
@@ -74,6 +115,11 @@ class Catalog:
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (key, value))
+
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every meta entry whose key starts with ``prefix`` (e.g. ``"rerank:"``)."""
+        return dict(self._query("SELECT key, value FROM meta WHERE key LIKE ? ESCAPE '\\'",
+                                (_like_prefix(prefix),)))
 
     @property
     def schema_version(self) -> int:
@@ -342,10 +388,6 @@ class Catalog:
     def _bump_version(self, db: sqlite3.Connection) -> None:
         db.execute("INSERT INTO meta VALUES('embedding_version', '1') ON CONFLICT(key) DO "
                    "UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
-
-
-def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _like_prefix(prefix: str) -> str:
