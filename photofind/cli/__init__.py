@@ -39,6 +39,7 @@ def run(args) -> int:
     """Run the parsed command; known failures become one line on stderr and an exit status,
     never a traceback."""
     from photofind.embed.spec import ModelUnavailable
+    from photofind.library.catalog import CatalogTooNew
     from photofind.services.options import open_library
 
     logging.basicConfig(format="%(message)s")  # stderr: stdout stays for results and JSON
@@ -50,7 +51,7 @@ def run(args) -> int:
         code = COMMANDS[args.command](lib, args)
         sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
         return code
-    except ModelUnavailable as exc:
+    except (ModelUnavailable, storage.LibraryReadOnly, CatalogTooNew) as exc:
         print(f"photofind: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except ValueError as exc:

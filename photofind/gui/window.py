@@ -217,6 +217,11 @@ class MainWindow(FolderJobs, QMainWindow):
         unreadable = f" · {status['errors']:,} unreadable" if status["errors"] else ""
         model = model_label(self.backend.lib.model_spec) if self.backend else status["model"]
         self.summary.setText(f"{self.photo_count:,} photos{unreadable} · model: {model}")
+        warnings = status.get("warnings") or []  # a restored catalog, a damaged adaptation
+        self.summary.setToolTip("\n".join(w[:1].upper() + w[1:] + "." for w in warnings))
+        if warnings:
+            notices = "1 notice" if len(warnings) == 1 else f"{len(warnings)} notices"
+            self.summary.setText(f"{self.summary.text()} · ⚠ {notices} (point here to read)")
         self._update_empty_text()
 
     # -- searching ----------------------------------------------------------------------------

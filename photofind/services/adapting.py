@@ -85,7 +85,13 @@ def adapt(lib, variants=DEFAULT_VARIANTS, progress: Callable[[AdaptProgress], No
           cancel=None, seed: int = 0, rerank: bool = True,
           rerank_budget_s: float | None = RERANK_BUDGET_S) -> AdaptResult:
     """Train each variant, keep the best that beats zero-shot on validation, re-embed; then
-    teach the reranker on the same pairs (kept only if it helps on validation)."""
+    teach the reranker on the same pairs (kept only if it helps on validation). Holds the
+    library (``LibraryState.writing``) throughout."""
+    with lib.writing("adapting", cancel):
+        return _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s)
+
+
+def _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s) -> AdaptResult:
     base = lib.embedder.adapted(None)
     ids, _ = lib.catalog.embeddings(base.key)
     if not len(ids):
@@ -165,6 +171,11 @@ def activate(lib, base, path: Path, progress=None, cancel=None) -> None:
 
 def reset(lib) -> None:
     """Back to zero-shot: drop the adaptation, its embeddings and its index."""
+    with lib.writing("going back to the base model"):
+        _reset(lib)
+
+
+def _reset(lib) -> None:
     base = lib.embedder.adapted(None)
     adapted_key = lib.embedder.key
     artefacts.remember(lib, artefacts.ADAPTATION, base.key, None)

@@ -36,24 +36,30 @@ class PhotoLibrary(LibraryState):
     # -- indexing ---------------------------------------------------------------------------
     def index(self, targets: Iterable[str | os.PathLike], progress: Progress | None = None,
               cancel: CancelToken | None = None) -> IndexReport:
-        return self.indexer.index(targets, progress, cancel)
+        with self.writing("indexing", cancel):
+            return self.indexer.index(targets, progress, cancel)
 
     def forget(self, target: str | os.PathLike) -> int:
-        return self.indexer.forget(target)
+        with self.writing("forgetting a folder"):
+            return self.indexer.forget(target)
 
     def import_captions(self, csv_path: str | os.PathLike) -> tuple[int, list[str]]:
-        return self.indexer.import_captions(csv_path)
+        with self.writing("importing captions"):
+            return self.indexer.import_captions(csv_path)
 
     # -- live library (used by services/watch.py) ---------------------------------------------
     def move_paths(self, pairs: Iterable[tuple[str | os.PathLike, str | os.PathLike]]) -> int:
-        return self.live.move_paths(pairs)
+        with self.writing("following moved files"):
+            return self.live.move_paths(pairs)
 
     def remove_paths(self, targets: Iterable[str | os.PathLike]) -> int:
-        return self.live.remove_paths(targets)
+        with self.writing("removing deleted files"):
+            return self.live.remove_paths(targets)
 
     def reconcile(self, progress: Progress | None = None,
                   cancel: CancelToken | None = None) -> IndexReport:
-        return self.live.reconcile(progress, cancel)
+        with self.writing("catching up with the folders", cancel):
+            return self.live.reconcile(progress, cancel)
 
     def root_present(self, root: str | os.PathLike) -> bool:
         return root_present(self.catalog, root)

@@ -8,16 +8,21 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 from photofind.embed.spec import ModelSpec
 from photofind.index.hnsw import HnswParams, VectorIndex
-from photofind.library.catalog import Catalog
+from photofind.library.catalog import Catalog, CatalogDamaged, backups
 from photofind.library.pipeline import DecodePool
-from photofind.services import artefacts
+from photofind.services import artefacts, storage
 from photofind.services.data_dir import resolve_data_dir
+from photofind.services.storage import LibraryReadOnly
+from photofind.services.writer import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,9 @@ class LibraryState:
                  device: str | None = None, workers: int | None = None,
                  hnsw: HnswParams = HnswParams(), batch_size: int = 32):
         self.data_dir = resolve_data_dir(data_dir)
-        self.catalog = Catalog(self.data_dir / "catalog.sqlite3")
+        self.warnings: list[str] = []  # problems met on the way (damaged files), for status
+        self.catalog = self._open_catalog()
+        self.writer = WriterLock(self.data_dir)
         self.model_spec = model or self.saved_model_spec() or ModelSpec()
         self.device, self.hnsw, self.batch_size = device, hnsw, batch_size
         self.pool = DecodePool(workers)
@@ -38,7 +45,47 @@ class LibraryState:
         self._tokens = self._reranker = None
         self._lock = threading.RLock()
         self.index_rebuilt = False
-        self.warnings: list[str] = []  # problems met on the way (damaged files), for status
+
+    def _open_catalog(self) -> Catalog:
+        """The catalog, restored from its newest good backup if it is damaged."""
+        path = self.data_dir / "catalog.sqlite3"
+        try:
+            return Catalog(path)
+        except CatalogDamaged:
+            artefacts.warn(self, backups.restore(path, self.backups_dir))
+            return Catalog(path)
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.data_dir / "backups"
+
+    @contextmanager
+    def writing(self, what: str, cancel=None) -> Iterator[None]:
+        """Hold the library for a job that changes it (see ``services.writer``). Work other
+        processes saved meanwhile joins this one's index first; afterwards the catalog is
+        backed up when a backup is due."""
+        if self.catalog.read_only:
+            raise LibraryReadOnly(storage.read_only_reason(self.catalog.read_only,
+                                                           self.data_dir))
+        cancelled = (lambda: cancel.cancelled) if cancel is not None else None
+        with self.writer.hold(what, cancelled):
+            outermost = self.writer.depth == 1
+            if outermost and self._index is not None:
+                with self._lock:
+                    self._agree(self._index, self.model_key)
+            yield
+            if outermost:
+                self._back_up_if_due()
+
+    def _back_up_if_due(self) -> None:
+        if not backups.due(self.backups_dir):
+            return
+        try:
+            backups.back_up(self.catalog, self.backups_dir)
+        except ValueError as error:
+            artefacts.warn(self, f"{error}; the last good backups are kept")
+        except (OSError, sqlite3.Error) as error:  # a full disk: the job itself succeeded
+            log.warning("photofind: the catalog was not backed up (%s)", error)
 
     @property
     def export_root(self) -> Path:

@@ -28,9 +28,24 @@ def is_read_only(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and "readonly" in str(error)
 
 
+class LibraryReadOnly(Exception):
+    """A job that changes the library was asked of one that cannot be written."""
+
+
+def read_only_reason(why: str, data_dir: Path) -> str:
+    """Why a library opened read-only cannot be changed, in a person's words."""
+    if _free(data_dir) < NEARLY_FULL:
+        return (f"the disk holding {data_dir} is full ({free_text(data_dir)} free): "
+                "searching works; free some space to add or change photos")
+    return (f"photofind cannot write to {data_dir} ({why}): searching works, "
+            "changing the library does not")
+
+
 def explain(error: BaseException, data_dir: Path) -> str | None:
     """One sentence for a storage fault under ``data_dir`` (None: not one). A catalog that
     opened read-only on a full disk reports writes as "readonly": the free space tells."""
+    if isinstance(error, (FileExistsError, NotADirectoryError)) and data_dir.is_file():
+        return f"{data_dir} is a file, not a folder: choose another --data-dir"
     if is_disk_full(error) or (is_read_only(error) and _free(data_dir) < NEARLY_FULL):
         return (f"the disk holding {data_dir} is full ({free_text(data_dir)} free); "
                 "everything done so far is saved: free some space and run the same command "

@@ -213,11 +213,12 @@ class LibraryWatcher:
         file moved between roots is matched by content hash while its old row exists),
         deletions last."""
         library = self.library
-        moved = library.move_paths(batch.moves) if batch.moves else 0
-        targets = sorted(p for p in batch.files if os.path.isfile(p)) + sorted(batch.rescan)
-        report = library.index(targets, cancel=self._cancel) if targets else IndexReport()
-        report.moved += moved
-        report.removed += library.remove_paths(batch.deleted) if batch.deleted else 0
+        with library.writing("updating from folder changes", self._cancel):
+            moved = library.move_paths(batch.moves) if batch.moves else 0
+            targets = sorted(p for p in batch.files if os.path.isfile(p)) + sorted(batch.rescan)
+            report = library.index(targets, cancel=self._cancel) if targets else IndexReport()
+            report.moved += moved
+            report.removed += library.remove_paths(batch.deleted) if batch.deleted else 0
         return report
 
     def _notify(self, report: IndexReport) -> None:

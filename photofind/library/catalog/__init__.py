@@ -8,6 +8,6 @@ photofind lives in this package (``store.Catalog``'s methods, ``criteria`` for f
 """
 
 from photofind.library.catalog.rows import PhotoRow
-from photofind.library.catalog.store import Catalog
+from photofind.library.catalog.store import Catalog, CatalogDamaged, CatalogTooNew
 
-__all__ = ["Catalog", "PhotoRow"]
+__all__ = ["Catalog", "CatalogDamaged", "CatalogTooNew", "PhotoRow"]

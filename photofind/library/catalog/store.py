@@ -18,6 +18,14 @@ from photofind.library.catalog.rows import PHOTO_COLUMNS, PhotoRow
 from photofind.library.catalog.schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 
+class CatalogDamaged(Exception):
+    """The catalog file is not a readable SQLite database (garbage, truncated, overwritten)."""
+
+
+class CatalogTooNew(Exception):
+    """The catalog was written by a newer photofind, whose schema this one cannot read."""
+
+
 class Catalog:
     """Thread-safe access to the catalog file (one connection, serialised by a lock)."""
 
@@ -29,16 +37,21 @@ class Catalog:
         # read-only mount must not stop a person from searching what is already indexed.
         self.read_only: str | None = None
         try:
-            self._db = self._connect(self.path, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.OperationalError as error:
-            if not self.path.exists():
+            try:
+                self._db = self._connect(self.path, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.OperationalError as error:
+                if not self.path.exists():
+                    raise
+                self._db = self._open_read_only()
+                self.read_only = str(error)
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError):
                 raise
-            self._db = self._open_read_only()
-            self.read_only = str(error)
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+            raise CatalogDamaged(f"{self.path.name}: {error}") from error
 
     @staticmethod
     def _connect(target, **options) -> sqlite3.Connection:
@@ -91,9 +104,10 @@ class Catalog:
         catalog never writes (a full disk or a read-only copy still opens)."""
         current = self._stored_version()
         if current > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{self.path} was written by a newer photofind (schema {current}); "
-                f"this version understands up to {SCHEMA_VERSION}")
+            raise CatalogTooNew(
+                f"{self.path} was written by a newer photofind (catalog version {current}; "
+                f"this one reads up to {SCHEMA_VERSION}): update photofind, or use another "
+                "--data-dir")
         if current == SCHEMA_VERSION:
             return
         if self.read_only:
@@ -124,6 +138,16 @@ class Catalog:
     @property
     def schema_version(self) -> int:
         return int(self.get_meta("schema_version", "0"))
+
+    def copy_to(self, target: Path) -> None:
+        """A consistent copy of the whole catalog (SQLite's online backup), taken while
+        other connections go on reading and writing."""
+        destination = sqlite3.connect(target)
+        try:
+            with self._lock:
+                self._db.backup(destination)
+        finally:
+            destination.close()
 
     # -- roots ------------------------------------------------------------------------------
     def add_root(self, folder: str | Path) -> int:
