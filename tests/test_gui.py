@@ -138,6 +138,29 @@ def test_find_similar_puts_that_photo_first(qtbot, make_window, tmp_path):
     assert window.model.hits[0].score == pytest.approx(1.0, abs=1e-2)
 
 
+def test_more_and_less_like_this_add_the_photo_as_a_query_term(qtbot, make_window, tmp_path):
+    window = make_window()
+    make_photos(tmp_path / "photos", 12)
+    indexed(qtbot, window, tmp_path / "photos", 12)
+    window.photo_actions.less.trigger()  # nothing selected: nothing happens
+    window.grid.setCurrentIndex(window.model.index(3))
+    window.photo_actions.less.trigger()  # nothing asked for yet: a hint, the query unchanged
+    assert window.search.text() == ""
+    liked = window.model.hits[3].photo.path
+    window.photo_actions.more.trigger()
+    assert window.search.text() == liked
+    qtbot.waitUntil(lambda: window.model.rowCount() and window.model.hits[0].photo.path == liked,
+                    timeout=WAIT_MS)
+    disliked = window.model.hits[1].photo.path
+    window.grid.setCurrentIndex(window.model.index(1))
+    window.photo_actions.less.trigger()
+    assert window.search.text() == f"{liked} - {disliked}"
+    qtbot.waitUntil(lambda: window.model.rowCount() and window.model.hits[1].photo.path !=
+                    disliked and None not in scores(window), timeout=WAIT_MS)
+    assert window.model.hits[0].photo.path == liked  # pushed down, the liked one stays first
+    assert [h.photo.path for h in window.model.hits].index(disliked) > 1
+
+
 def test_cancel_stops_indexing_and_the_ui_stays_usable(qtbot, make_window, photos200):
     window = make_window()
     drop(window, photos200)

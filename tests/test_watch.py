@@ -132,11 +132,14 @@ def test_root_away_and_back_keeps_its_photos(library, tmp_path, watch):
     watcher = watch()
     drive.rename(tmp_path / "unplugged")
     wait_for(lambda: watcher.state(drive) == OFFLINE, what="root offline")
-    assert len(found_paths(library)) == 4  # hidden from results ...
-    assert library.catalog.counts()["photos"] == 10  # ... but still in the catalog
+    found = library.search("a photo", k=20)  # still found, and marked: the drive is away
+    assert len(found) == 10 and library.catalog.counts()["photos"] == 10
+    assert sum(r.offline for r in found) == 6
+    assert all(r.offline == r.path.startswith(str(drive) + os.sep) for r in found)
     assert not library.status()["roots"][0]["online"]
     (tmp_path / "unplugged").rename(drive)
-    wait_for(lambda: len(found_paths(library)) == 10, what="photos served again")
+    wait_for(lambda: not any(r.offline for r in library.search("a photo", k=20)),
+             what="drive back online")
     assert watcher.state(drive) == WATCHING
     assert library.embedder.images_encoded == encoded
 
@@ -185,7 +188,8 @@ def test_index_never_deletes_photos_of_a_missing_root(library, tmp_path):
     shutil.rmtree(tmp_path / "drive")
     report = library.reconcile()
     assert report.removed == 0 and "offline" in report.problems[0][1]
-    assert library.catalog.counts()["photos"] == 3 and found_paths(library) == set()
+    assert library.catalog.counts()["photos"] == 3  # still found, marked offline
+    assert all(r.offline for r in library.search("a photo", k=5)) and len(found_paths(library)) == 3
     (tmp_path / "drive").mkdir()  # an unmounted drive's bare mount point: empty, not emptied
     assert library.index([tmp_path / "drive"]).removed == 0
     assert library.catalog.counts()["photos"] == 3

@@ -14,6 +14,7 @@ from pathlib import Path
 from photofind.cli import learning_commands, library_commands
 from photofind.cli.library_commands import EXIT_FAILED, EXIT_USAGE
 from photofind.cli.parser import build_parser
+from photofind.library.catalog import backups
 from photofind.services import storage
 from photofind.services.data_dir import default_data_dir
 
@@ -63,16 +64,29 @@ def run(args) -> int:
     except BrokenPipeError:  # the reader left early (`photofind status | head`): fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
         return 0
-    except (OSError, sqlite3.OperationalError) as exc:
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            return _storage_fault(exc, lib, args)
         folder = lib.data_dir if lib else Path(args.data_dir or default_data_dir())
-        message = storage.explain(exc, folder)
-        if message is None:
-            raise
-        print(f"photofind: {message}", file=sys.stderr)
+        backups.mark_suspect(folder / "catalog.sqlite3")
+        print(f"photofind: the catalog is damaged ({exc}); run the command again: photofind "
+              "then restores it from its newest good backup", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:
+        return _storage_fault(exc, lib, args)
     finally:
         if lib is not None:
             lib.close()
+
+
+def _storage_fault(exc: BaseException, lib, args) -> int:
+    """A full or read-only disk as one line; anything else is a bug to see whole."""
+    folder = lib.data_dir if lib else Path(args.data_dir or default_data_dir())
+    message = storage.explain(exc, folder)
+    if message is None:
+        raise exc
+    print(f"photofind: {message}", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def _terminated(signum, frame) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from photofind.cli.library_commands import EXIT_FAILED, EXIT_USAGE
@@ -29,13 +30,18 @@ def cmd_adapt(lib, args) -> int:
         print("Back to the zero-shot model; adapted embeddings and prompts removed.")
         return 0
     counts = adaptation.usable(lib)
-    print(f"{counts['captioned']} captioned and {counts['tagged']} tagged photos to learn from.")
+    print(f"{counts['captioned']} captioned and {counts['tagged']} tagged photos to learn from.",
+          file=sys.stderr if args.json else sys.stdout)  # --json: stdout holds only JSON
     variants = adaptation.DEFAULT_VARIANTS if args.variant == "auto" else \
         (AdaptConfig(**VARIANTS[args.variant]),)
     variants = tuple(replace(v, epochs=args.epochs) for v in variants)
     bar = tqdm(total=0, desc="adapting", disable=None)
+    lines = StageLines()
 
     def progress(p) -> None:
+        if bar.disable:  # not a terminal (a log, a pipe): a line per stage and every 10 s
+            lines.show(p)
+            return
         bar.set_description(f"{p.phase} {p.epoch}/{p.epochs}" if p.epochs else p.phase)
         bar.total, bar.n = p.steps, p.step
         if p.loss is not None:
@@ -69,6 +75,32 @@ def cmd_adapt(lib, args) -> int:
               f"{rr['after']['R@1']:.1f}, score {rr['before']['score']:.1f} → "
               f"{rr['after']['score']:.1f}.")
     return 0
+
+
+class StageLines:
+    """Adaptation progress as lines on stderr where no progress bar can be drawn: one when
+    a stage starts, then one every ``every`` seconds ("training 3/10: 45 %, about 2 min
+    left")."""
+
+    def __init__(self, every: float = 10.0):
+        self.every, self.last, self.stage = every, 0.0, None
+
+    def show(self, p) -> None:
+        stage = (p.phase, p.epoch)
+        now = time.monotonic()
+        if stage == self.stage and now - self.last < self.every:
+            return
+        self.stage, self.last = stage, now
+        line = f"adapting: {p.phase}" + (f" {p.epoch}/{p.epochs}" if p.epochs else "")
+        if p.steps:
+            line += f": {100 * p.step / p.steps:.0f} %"
+        if p.eta_s:
+            line += f", about {_duration(p.eta_s)} left"
+        print(line, file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def cmd_concepts(lib, args) -> int:

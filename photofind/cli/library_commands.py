@@ -26,7 +26,7 @@ def cmd_index(lib, args) -> int:
     report = lib.index(args.paths, progress=progress)
     bar.close()
     print(f"Indexed: {report.summary()}.")
-    for path, reason in report.problems:
+    for path, reason in report.grouped_problems():
         print(f"  skipped {path}: {reason}")
     return 0
 
@@ -47,7 +47,8 @@ def cmd_search(lib, args) -> int:
         score = "      " if result.score is None else f"{result.score:6.3f}"
         mark = "T" if result.text_match else " "
         date = (result.photo.taken_at or "")[:10]
-        print(f"{rank:3d}  {score} {mark} {date:10s}  {result.path}")
+        away = "  (offline: its drive or folder is not there now)" if result.offline else ""
+        print(f"{rank:3d}  {score} {mark} {date:10s}  {result.path}{away}")
     return 0
 
 
@@ -72,11 +73,22 @@ def cmd_show(lib, args) -> int:
         print(f"  {text['kind']:8s} {text['text']!r}  ← {text['source']} ({text['file']})")
     for sidecar in details["sidecars"]:
         print(f"  sidecar: {sidecar}")
+    for warning in details["meta_warnings"]:
+        print(f"  warning: {warning}")
     return 0
 
 
 def cmd_import_captions(lib, args) -> int:
-    updated, unknown = lib.import_captions(args.csv)
+    try:
+        updated, unknown = lib.import_captions(args.csv)
+    except OSError as exc:
+        # the table a person named is missing or unreadable: say so in their words. Other
+        # files' errors (the catalog's disk) go on to the general handler.
+        if exc.filename is None or os.path.abspath(exc.filename) != os.path.abspath(args.csv):
+            raise
+        print(f"photofind: cannot read captions file {args.csv}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_FAILED
     print(f"Imported captions/tags for {updated} photos.")
     for path in unknown:
         print(f"  not in the library: {path}")
@@ -101,6 +113,8 @@ def cmd_status(lib, args) -> int:
         print(f"Warning:     {warning}")
     for path, reason in status["errors_list"]:
         print(f"  unreadable {path}: {reason}")
+    for path, warning in status["metadata_warnings"]:
+        print(f"  metadata of {path}: {warning}")
     return 0
 
 

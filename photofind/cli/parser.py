@@ -8,8 +8,26 @@ import os
 from photofind.services.data_dir import DATA_DIR_ENV
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that ``photofind search -dog`` searches for "-dog": a query that starts
+    with '-' (excluding, say, photos of dogs) reads like an option argparse does not know, and
+    people type it without the ``--`` that argparse wants before it."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if getattr(namespace, "command", None) == "search" and namespace.query is None \
+                and len(extras) == 1 and _dash_word(extras[0]):
+            namespace.query, extras = extras[0], []
+        return namespace, extras
+
+
+def _dash_word(arg: str) -> bool:
+    """'-dog', not a mistyped long option ('--jsn'), a short one ('-j') or a lone '-'."""
+    return arg.startswith("-") and not arg.startswith("--") and len(arg) > 2
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="photofind", description="Find photos in your own library by what you remember.")
     parser.add_argument("--data-dir", help=f"catalog/index folder (default: ${DATA_DIR_ENV} or "
                                            "the user data dir)")
@@ -28,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="+")
 
     search = commands.add_parser("search", help="find photos by text or by example image")
-    search.add_argument("query", nargs="?", default=None)
+    search.add_argument("query", nargs="?", default=None,
+                        help="what to look for; one starting with '-' may need '--' before it: "
+                             "photofind search -- -dog")
     search.add_argument("--image", help="find photos similar to this image")
     search.add_argument("-k", type=int, default=20, help="number of results")
     search.add_argument("--min-score", type=float, default=None)

@@ -8,12 +8,14 @@ change triggers re-embedding instead of silently mixing vector spaces.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
 import pickle
 import re
 import tempfile
+import zipfile
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +59,7 @@ def load_model(spec: ModelSpec, device: str | torch.device | None = None) -> Loa
     import open_clip  # slow import: only when a model is really needed
 
     device = device if isinstance(device, torch.device) else pick_device(device)
+    check_model_name(spec)
     weights = resolve_weights(spec)
     name, identity = spec.name, spec.name
     tag_cfg = {} if spec.config else (open_clip.get_pretrained_cfg(spec.name, spec.pretrained)
@@ -66,22 +69,113 @@ def load_model(spec: ModelSpec, device: str | torch.device | None = None) -> Loa
                 if k in tag_cfg} or None
     if spec.config:
         name, force_pp, identity = register_custom_config(Path(spec.config))
+    if problem := weights_file_problem(weights):
+        raise ModelUnavailable(f"Cannot load {weights}: {problem}.")
     try:
         model = open_clip.create_model(name, pretrained=str(weights), device=device,
                                        force_preprocess_cfg=force_pp, weights_only=True,
                                        force_quick_gelu=bool(tag_cfg.get("quick_gelu")))
-    except pickle.UnpicklingError as exc:
-        raise ModelUnavailable(
-            f"Refusing to load {weights}: it holds pickled code, not just weights "
-            "(only safetensors or weights-only torch files are loaded).") from exc
-    except RuntimeError as exc:  # shape mismatch: weights of another architecture
-        raise ModelUnavailable(
-            f"The weights in {weights} do not fit the model {spec.describe()}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - torch, safetensors and open_clip raise many kinds
+        raise ModelUnavailable(_load_failure(exc, weights, spec)) from exc
     model.eval().requires_grad_(False)
     tokenizer = open_clip.get_tokenizer(name)
     preprocess_cfg = open_clip.get_model_preprocess_cfg(model)
     key = f"{identity}|{weights_digest(weights)[:16]}"
     return LoadedModel(model, tokenizer, preprocess_cfg, key, spec, weights, device)
+
+
+def check_model_name(spec: ModelSpec) -> None:
+    """An architecture name open_clip does not know is the problem to report, not the weights
+    or the tag that would otherwise fail with it. (A custom config names its own; ``hf-hub:``
+    and ``local-dir:`` names are open_clip's to resolve.)"""
+    import open_clip
+
+    if spec.config or ":" in spec.name or open_clip.get_model_config(spec.name) is not None:
+        return
+    known = open_clip.list_models()
+    by_case = {name.casefold(): name for name in known}
+    close = [by_case[name] for name in
+             difflib.get_close_matches(spec.name.casefold(), list(by_case), n=3, cutoff=0.6)]
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    examples = [name for name in (DEFAULT_MODEL, "ViT-B-16", "ViT-L-14", "RN50") if name in known]
+    raise ModelUnavailable(
+        f"Unknown model '{spec.name}': {hint}open_clip knows {len(known)} architectures, e.g. "
+        f"{', '.join(examples)} (all: python3 -c \"import open_clip; "
+        f"print(open_clip.list_models())\"); for your own architecture give --model-config.")
+
+
+_TORCH_ZIP_MEMBER = re.compile(r"(?:^|/)(?:data|constants)\.pkl$")
+
+
+def weights_file_problem(weights: Path) -> str | None:
+    """Why ``weights`` cannot be a weights file, judged from its structure without loading
+    it; None when it may be one (loading then has the last word). Without this, random bytes
+    given to torch's safe loader read as "pickled code", and a damaged safetensors file fails
+    deep inside open_clip."""
+    suffix = weights.suffix.lower()
+    if suffix in (".npz", ".npy"):  # big_vision weights: open_clip reads them itself
+        return None
+    if suffix == ".safetensors":
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(weights), framework="pt") as handle:  # reads the header only
+                empty = not handle.keys()
+        except (SafetensorError, OSError) as exc:
+            return f"it is not a valid safetensors file (damaged or incomplete download?): {exc}"
+        return "it is a safetensors file without any weights in it" if empty else None
+    try:
+        if zipfile.is_zipfile(weights):  # torch's format since 1.6, TorchScript archives too
+            with zipfile.ZipFile(weights) as archive:
+                if any(_TORCH_ZIP_MEMBER.search(name) for name in archive.namelist()):
+                    return None
+        else:
+            with open(weights, "rb") as handle:  # torch's legacy format: a pickle stream
+                head = handle.read(2)
+            if head[:1] == pickle.PROTO and head[1:] and 2 <= head[1] <= pickle.HIGHEST_PROTOCOL:
+                return None
+    except (OSError, zipfile.BadZipFile) as exc:
+        return f"it cannot be read: {exc}"
+    return ("it is not a model checkpoint (not a PyTorch or safetensors weights file; "
+            "damaged, incomplete or another kind of file?)")
+
+
+def _load_failure(exc: Exception, weights: Path, spec: ModelSpec) -> str:
+    """What went wrong when open_clip loaded ``weights`` into ``spec``'s model, in a line."""
+    from safetensors import SafetensorError
+
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError):
+        if "GLOBAL" in text:  # torch's weights-only loader met a reference to code
+            return (f"Refusing to load {weights}: it holds pickled code, not just weights "
+                    "(only safetensors or weights-only torch files are loaded).")
+        return f"Cannot load {weights}: it is not a model checkpoint that can be read safely."
+    if isinstance(exc, SafetensorError) or "PytorchStreamReader" in text:
+        return f"Cannot load {weights}: the file is damaged ({_first_line(text)})."
+    if isinstance(exc, AssertionError) or "state_dict" in text:
+        # open_clip asserts on resized position embeddings; torch lists every key that differs
+        return (f"The weights in {weights} do not fit the model {spec.describe()}: they are of "
+                f"another architecture ({_mismatch(text)}).")
+    return f"Could not load {spec.describe()}: {type(exc).__name__}: {_first_line(text)}"
+
+
+def _mismatch(text: str) -> str:
+    """torch's report of a state dict that does not fit (one key per weight, often hundreds),
+    summed up: how many keys are missing, extra or of another shape, with one example each."""
+    parts = []
+    for label, pattern in (("missing", r"Missing key\(s\) in state_dict: (.*)"),
+                           ("not in the model", r"Unexpected key\(s\) in state_dict: (.*)")):
+        if found := re.search(pattern, text):
+            keys = re.findall(r'"([^"]+)"', found.group(1))
+            parts.append(f"{len(keys)} weights {label}, e.g. {keys[0]}" if keys else label)
+    shapes = re.findall(r"size mismatch for ([^:]+):", text)
+    if shapes:
+        parts.append(f"{len(shapes)} of another shape, e.g. {shapes[0]}")
+    return "; ".join(parts) or _first_line(text)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:200] if text.strip() else ""
 
 
 def resolve_weights(spec: ModelSpec) -> Path:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from photofind.gui.queries import Hit
 
@@ -15,7 +16,7 @@ class PhotoActions(QObject):
     """``open``, ``reveal``, ``similar`` and ``copy`` act on ``current()`` (the shown photo)."""
 
     def __init__(self, current: Callable[[], Hit | None], find_similar: Callable[[Hit], None],
-                 parent: QObject):
+                 parent: QObject, add_term: Callable[[Hit, str], None] | None = None):
         super().__init__(parent)
         self.current = current
         self.open = self._action("Open", open_file, "Open the photo in your viewer")
@@ -25,6 +26,12 @@ class PhotoActions(QObject):
         self.copy = self._action("Copy path", copy_path, "Copy the file's path",
                                  QKeySequence("Ctrl+Shift+C"))
         self.all = [self.open, self.reveal, self.similar, self.copy]
+        if add_term is not None:  # the query gains this photo as a term (+ or -)
+            self.more = self._action("More like this", lambda hit: add_term(hit, "+"),
+                                     "Add this photo to what you are looking for")
+            self.less = self._action("Less like this", lambda hit: add_term(hit, "-"),
+                                     "Push photos like this one down the results")
+            self.all += [self.more, self.less]
         self.set_enabled(False)
 
     def _action(self, text: str, do: Callable[[Hit], None], tip: str,
@@ -47,11 +54,25 @@ class PhotoActions(QObject):
 
 
 def open_file(hit: Hit) -> None:
-    QDesktopServices.openUrl(QUrl.fromLocalFile(os.fsdecode(hit.photo.file)))
+    if _there(hit):
+        QDesktopServices.openUrl(QUrl.fromLocalFile(os.fsdecode(hit.photo.file)))
 
 
 def reveal(hit: Hit) -> None:
-    QDesktopServices.openUrl(QUrl.fromLocalFile(os.fsdecode(hit.photo.file.parent)))
+    if _there(hit):
+        QDesktopServices.openUrl(QUrl.fromLocalFile(os.fsdecode(hit.photo.file.parent)))
+
+
+def _there(hit: Hit) -> bool:
+    """Is the file there to open? If not, say why instead of silently doing nothing."""
+    if os.path.exists(hit.photo.file):
+        return True
+    why = ("Its drive or folder is not connected now: plug it in (or mount it) and try "
+           "again." if hit.offline else "The file has been moved or deleted since it was "
+           "indexed.")
+    QMessageBox.information(QApplication.activeWindow(), "photofind",
+                            f"{hit.photo.path} cannot be opened.\n\n{why}")
+    return False
 
 
 def copy_path(hit: Hit) -> None:

@@ -31,6 +31,7 @@ class DetailPane(QScrollArea):
         layout = QVBoxLayout(body)
         self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.picture.setMinimumHeight(180)
+        self.picture.setWordWrap(True)  # its messages must fit a narrow pane
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.title = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
         font = self.title.font()
@@ -82,7 +83,9 @@ class DetailPane(QScrollArea):
         if hit is not self.hit:
             return
         if image is None:
-            self.picture.setText("This photo cannot be shown (moved, offline or unreadable).")
+            self.picture.setText(
+                "This photo cannot be shown now: its drive or folder is not connected."
+                if hit.offline else "This photo cannot be shown (moved, deleted or unreadable).")
             return
         self._pixmap = QPixmap.fromImage(image)
         self._fit_picture()

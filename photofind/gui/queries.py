@@ -104,6 +104,10 @@ def describe(lib, row: PhotoRow) -> PhotoInfo:
     facts.append(("Size", f"{size}{_megabytes(details['size'])}"))
     if details["index_status"] != "indexed":
         facts.append(("Status", details["index_status"]))
+    if not os.path.exists(details["path"]) and row.root_id in lib.catalog.offline_roots():
+        facts.append(("Status", "its drive or folder is not connected now"))
+    for warning in details["meta_warnings"]:  # e.g. an unsafe XMP sidecar left unread
+        facts.append(("Note", warning))
     texts = [(t["kind"], t["text"], _origin(t, details["path"])) for t in details["texts"]]
     return PhotoInfo(facts, texts)
 
@@ -137,3 +141,24 @@ def _origin(text: dict, photo_path: str) -> str:
 
 def _megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} kB"
+
+
+def with_term(text: str, similar_to: str | None, path: str, sign: str) -> str | None:
+    """The search box's query with a photo added as a term: "More like this" (``+``) or
+    "Less like this" (``-``). None when there is nothing to push away from yet."""
+    base = text.strip() or similar_to or ""
+    if not base:
+        return path if sign == "+" else None
+    return f"{base} {sign} {path}"
+
+
+def summary_text(status: dict, model: str) -> tuple[str, str]:
+    """The status bar's library summary, and the notices behind it (a restored catalog, a
+    damaged adaptation) for its tooltip: one line each."""
+    unreadable = f" · {status['errors']:,} unreadable" if status["errors"] else ""
+    text = f"{status['photos']:,} photos{unreadable} · model: {model}"
+    warnings = status.get("warnings") or []
+    if warnings:
+        notices = "1 notice" if len(warnings) == 1 else f"{len(warnings)} notices"
+        text += f" · ⚠ {notices} (point here to read)"
+    return text, "\n".join(w[:1].upper() + w[1:] + "." for w in warnings)

@@ -145,6 +145,8 @@ def badges(hit: Hit) -> list[tuple[str, str]]:
         found.append(("words", "matched your words in its captions or tags"))
     if hit.rerank_score is not None:
         found.append(("re-ranked", f"re-ranked ({hit.rerank_score:+.2f} to its score)"))
+    if hit.offline:
+        found.append(("offline", "its drive or folder is not connected now"))
     return found
 
 

@@ -30,7 +30,7 @@ from photofind.gui.detail import DetailPane
 from photofind.gui.filter_bar import FilterBar
 from photofind.gui.folder_jobs import FolderJobs
 from photofind.gui.progress import IndexProgress
-from photofind.gui.queries import Hit, Query, results_header
+from photofind.gui.queries import Hit, Query, results_header, summary_text, with_term
 from photofind.gui.results import HIT_ROLE, ResultsModel, ResultsView
 from photofind.gui.settings import Settings, model_label
 from photofind.gui.settings_dialog import SettingsDialog, ask_for_weights
@@ -72,7 +72,8 @@ class MainWindow(FolderJobs, QMainWindow):
         self.debounce.timeout.connect(self.run_search)
         self.live_timer = QTimer(self, interval=LIVE_POLL_MS)
         self.live_timer.timeout.connect(self._poll_live)
-        self.photo_actions = PhotoActions(lambda: self.detail.hit, self.find_similar, self)
+        self.photo_actions = PhotoActions(lambda: self.detail.hit, self.find_similar, self,
+                                          self.add_term)
         self._build()
         self.open_backend(settings.library_options(overrides))
         self.restore_state()
@@ -214,14 +215,10 @@ class MainWindow(FolderJobs, QMainWindow):
         self._show_folders()
         self.filter_bar.set_roots([root["path"] for root in self.roots])
         self.filter_bar.set_tags(status["tags"])
-        unreadable = f" · {status['errors']:,} unreadable" if status["errors"] else ""
         model = model_label(self.backend.lib.model_spec) if self.backend else status["model"]
-        self.summary.setText(f"{self.photo_count:,} photos{unreadable} · model: {model}")
-        warnings = status.get("warnings") or []  # a restored catalog, a damaged adaptation
-        self.summary.setToolTip("\n".join(w[:1].upper() + w[1:] + "." for w in warnings))
-        if warnings:
-            notices = "1 notice" if len(warnings) == 1 else f"{len(warnings)} notices"
-            self.summary.setText(f"{self.summary.text()} · ⚠ {notices} (point here to read)")
+        text, notices = summary_text(status, model)
+        self.summary.setText(text)
+        self.summary.setToolTip(notices)
         self._update_empty_text()
 
     # -- searching ----------------------------------------------------------------------------
@@ -258,6 +255,15 @@ class MainWindow(FolderJobs, QMainWindow):
     def find_similar(self, hit: Hit) -> None:
         self.similar_to = hit.photo.path
         self.search.clear()
+        self.run_search()
+
+    def add_term(self, hit: Hit, sign: str) -> None:
+        """More / Less like this: the photo joins the query in the search box as a term."""
+        text = with_term(self.search.text(), self.similar_to, hit.photo.path, sign)
+        if text is None:
+            self.say("Type what you are looking for first; then push photos like this away.")
+            return
+        self.search.setText(text)  # typing's handler leaves "find similar"
         self.run_search()
 
     def clear_similar(self) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import warnings
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +28,12 @@ try:  # HEIC/HEIF/AVIF support is optional at import time but pinned in pyprojec
 except ImportError:  # pragma: no cover
     pillow_heif = None
 
-DEFAULT_MAX_PIXELS = 250_000_000  # well above any camera; refuses decompression bombs
+# The memory budget of one decode, in decoded pixels (3 bytes each in RGB: ~750 MB). Above any
+# camera, below what a decompression bomb (a few bytes claiming gigapixels) asks for.
+DEFAULT_MAX_PIXELS = 250_000_000
 MAX_FILE_BYTES = 512 * 1024 * 1024
+VANISHED = "file disappeared before it could be read"  # a reason services/ groups by folder
+_DRAFTS = ("JPEG", "MPO")  # formats libjpeg can decode at 1/2..1/8 scale (MPO: camera JPEGs)
 _RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
     "bilinear": Image.Resampling.BILINEAR,
@@ -89,26 +95,30 @@ def open_photo(data: bytes | str | os.PathLike, max_pixels: int = DEFAULT_MAX_PI
     """Open, decode and upright a photo as 8-bit RGB. Raises PhotoError with a clear reason.
 
     ``draft_size`` lets JPEG decode at 1/2..1/8 scale (libjpeg DCT scaling): a 24-MP photo
-    needs no full decode to become a 224-px model input.
+    needs no full decode to become a 224-px model input, and a 240-MP panorama decodes to
+    under 4 MP. ``max_pixels`` is the budget for what is really decoded (after that
+    scaling), so huge photos are read and only what would not fit in memory is refused.
     """
     if isinstance(data, bytes) and not data:
         raise PhotoError("empty file (0 bytes)")
     source = io.BytesIO(data) if isinstance(data, bytes) else data
-    old_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max_pixels // 2  # Pillow errors at twice this limit
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with pillow_guard_off():
             image = Image.open(source)
-            if draft_size and image.format == "JPEG":
+            full_size = image.size
+            if draft_size and image.format in _DRAFTS:
                 image.draft("RGB", (draft_size, draft_size))
+            # libjpeg holds all of a progressive JPEG's coefficients (~3 bytes a pixel) until
+            # its last scan, whatever the scale: there the full size is what must fit
+            progressive = image.format in _DRAFTS and image.info.get("progressive")
+            check_budget(full_size if progressive else image.size, max_pixels)
             image.load()
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)  # animated GIF/WebP, multi-page TIFF: first frame
-            upright = ImageOps.exif_transpose(image)
-            return to_rgb(upright if upright is not None else image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PhotoError(f"too large to decode safely (decompression bomb guard: {exc})") from exc
+            ImageOps.exif_transpose(image, in_place=True)  # not in place, it copies even upright
+            return to_rgb(image)
+    except Image.DecompressionBombError as exc:  # Pillow's guard, if switched on meanwhile
+        raise PhotoError(f"too large to decode within the memory budget: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise PhotoError("not a supported image format, or the file is corrupt") from exc
     except OSError as exc:
@@ -119,8 +129,45 @@ def open_photo(data: bytes | str | os.PathLike, max_pixels: int = DEFAULT_MAX_PI
     except (ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError,
             ZeroDivisionError, MemoryError) as exc:
         raise PhotoError(f"corrupt image data: {type(exc).__name__}: {exc}") from exc
+
+
+def check_budget(size: tuple[int, int], max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Refuse a decode of ``size`` that does not fit the budget, saying by how much."""
+    width, height = size
+    if width * height > max_pixels:
+        raise PhotoError(f"too large to decode within the memory budget: {width}×{height} = "
+                         f"{_megapixels(width * height)} pixels "
+                         f"(limit {_megapixels(max_pixels)})")
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:,.1f}".removesuffix(".0") + " M"
+
+
+_GUARD = threading.Lock()
+_guard_users = 0
+_guard_saved: int | None = None
+
+
+@contextmanager
+def pillow_guard_off() -> Iterator[None]:
+    """Pillow's decompression-bomb guard off while photofind decodes, which budgets by itself
+    (``check_budget``): Pillow's guard counts a JPEG's full size at ``Image.open``, before
+    draft mode can shrink it, and so would refuse a 144-MP photo that decodes to 2 MP; and its
+    limit is not the budget. The setting is process-wide: decoding threads (the app's
+    thumbnails) share one switch, turned back on when the last of them is done."""
+    global _guard_users, _guard_saved
+    with _GUARD:
+        if _guard_users == 0:
+            _guard_saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        _guard_users += 1
+    try:
+        yield
     finally:
-        Image.MAX_IMAGE_PIXELS = old_limit
+        with _GUARD:
+            _guard_users -= 1
+            if _guard_users == 0:
+                Image.MAX_IMAGE_PIXELS = _guard_saved
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -179,16 +226,18 @@ def prepare_photo(raw_path: bytes, spec: PrepSpec) -> PreparedPhoto:
             data = handle.read()
         result.content_hash = hashlib.blake2b(data, digest_size=16).hexdigest()
         image = open_photo(data, spec.max_pixels, draft_size=spec.size)
-        result.width, result.height = _original_size(data, image)
         result.array = to_model_array(image, spec)
-        result.metadata = read_metadata(Path(os.fsdecode(raw_path)))
+        del image  # before metadata, which may decode a PNG again for its late text chunks
+        with pillow_guard_off(), Image.open(io.BytesIO(data)) as header:  # no decode
+            result.width, result.height = _original_size(header)
+            result.metadata = read_metadata(Path(os.fsdecode(raw_path)), header)
         result.meta_stamp = sidecar_stamp(result.metadata.sidecars)
     except PhotoError as exc:
         result.error = str(exc)
     except PermissionError:
         result.error = "permission denied"
     except FileNotFoundError:
-        result.error = "file disappeared before it could be read"
+        result.error = VANISHED
     except OSError as exc:
         result.error = f"could not read file: {exc.strerror or exc}"
     return result
@@ -205,12 +254,11 @@ def sidecar_stamp(sidecars: list[str]) -> str:
     return ";".join(parts)
 
 
-def _original_size(data: bytes, decoded: Image.Image) -> tuple[int, int]:
+def _original_size(header: Image.Image) -> tuple[int, int]:
     """Full-resolution upright size (the decoded one may be a JPEG draft)."""
+    width, height = header.size
     try:
-        with Image.open(io.BytesIO(data)) as header:
-            width, height = header.size
-            orientation = header.getexif().get(0x0112, 1)
-    except Exception:  # noqa: BLE001 - size is informative only
-        return decoded.size
+        orientation = header.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block: the size is informative only
+        orientation = 1
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)

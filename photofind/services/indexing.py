@@ -17,7 +17,7 @@ import numpy as np
 
 from photofind.library import paths
 from photofind.library.catalog import PhotoRow
-from photofind.library.decode import PreparedPhoto, sidecar_stamp
+from photofind.library.decode import VANISHED, PreparedPhoto, sidecar_stamp
 from photofind.library.metadata import read_metadata, sidecar_paths
 from photofind.library.scan import FileEntry, is_photo_name, scan
 from photofind.services.jobs import CancelToken, Progress
@@ -47,6 +47,36 @@ class IndexReport:
                  f"{self.removed} removed", f"{self.unchanged} unchanged",
                  f"{self.errors} unreadable"]
         return ", ".join(parts) + (" (cancelled)" if self.cancelled else "")
+
+    def grouped_problems(self) -> list[tuple[str, str]]:
+        """``problems`` to show a person: the files that vanished because their folder did
+        (deleted, moved or unmounted while indexing) are one line for that folder, in place of
+        its first file, rather than a line for each of its hundreds of photos."""
+        lines: list[tuple[str, str] | str] = []
+        folders: dict[str, int] = {}  # vanished folder -> how many of its files were missed
+        for path, reason in self.problems:
+            folder = _vanished_folder(path) if reason == VANISHED else None
+            if folder is None:
+                lines.append((path, reason))
+                continue
+            if folder not in folders:
+                lines.append(folder)
+            folders[folder] = folders.get(folder, 0) + 1
+        return [line if isinstance(line, tuple) else
+                (line, f"folder disappeared while indexing ({_photos(folders[line])} in it "
+                       "not indexed)") for line in lines]
+
+
+def _vanished_folder(path: str) -> str | None:
+    """The topmost folder above ``path`` that no longer exists; None while its folder does."""
+    folder, parent = None, os.path.dirname(path)
+    while parent != os.path.dirname(parent) and not os.path.lexists(parent):
+        folder, parent = parent, os.path.dirname(parent)
+    return folder
+
+
+def _photos(count: int) -> str:
+    return "1 photo" if count == 1 else f"{count:,} photos"
 
 
 @dataclass

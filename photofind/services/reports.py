@@ -29,6 +29,7 @@ def status(state: LibraryState) -> dict:
         "catalog_bytes": _size(catalog.path),
         "index_bytes": _size(index_file) if index_file else None,
         "errors_list": catalog.errors(),
+        "metadata_warnings": catalog.metadata_warnings(),
         "warnings": artefacts.problems(state),
     }
 
@@ -45,6 +46,7 @@ def photo_details(state: LibraryState, photo: int | str | os.PathLike) -> dict |
     details["index_status"] = "unreadable: " + row.error if row.error else \
         ("indexed" if catalog.is_embedded(row.id) else "waiting to be indexed")
     details["sidecars"] = [str(p) for p in sidecar_paths(row.file)]
+    details["meta_warnings"] = row.meta_warnings.splitlines()
     return details
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from photofind.library.catalog import PhotoRow
 from photofind.library.decode import PhotoError, open_photo, to_model_array
+from photofind.search import terms as query_terms
 from photofind.search.filters import SearchFilters
 from photofind.search.hybrid import DEFAULT_TOP_K, fts_query, fuse
 from photofind.search.hybrid import rerank as rerank_hits
@@ -24,6 +25,7 @@ class SearchResult:
     score: float | None  # cosine similarity; None when listing by filters alone
     text_match: bool = False  # a caption or tag matched the query words
     rerank_score: float | None = None  # what reranking added to the cosine, when it ran
+    offline: bool = False  # in a folder that is not there now (an unplugged drive)
 
     @property
     def path(self) -> str:
@@ -34,7 +36,12 @@ class SearchResult:
         row.pop("raw_path")
         score = None if self.score is None else round(self.score, 6)
         return {"path": self.path, "score": score, "text_match": self.text_match,
-                "rerank_score": self.rerank_score, **row}
+                "rerank_score": self.rerank_score, "offline": self.offline, **row}
+
+
+def _words(terms: list[query_terms.Term], positive: bool) -> str:
+    """The words of a query's positive (or negative) text terms, for caption matching."""
+    return " ".join(t.text for t in terms if t.text is not None and (t.weight > 0) == positive)
 
 
 class SearchEngine(Service):
@@ -55,15 +62,18 @@ class SearchEngine(Service):
             return self._browse(allowed, k)
         if not self.catalog.counts()["photos"]:
             raise ValueError("The library is empty: index a folder first (photofind index DIR).")
+        terms = query_terms.parse(text) if has_text and image is None else []
+        combined = bool(terms) and not query_terms.is_plain(terms)
         if allowed is not None and not allowed:
             return []  # the filters leave nothing: no model, no rerank of zero candidates
-        reranker = self.reranker if rerank and image is None else None
+        reranker = self.reranker if rerank and image is None and not combined else None
         if reranker is not None and reranker.active:
             vectors, text_tokens, text_mask = self.embedder.text_tokens([text.strip()])
             query = vectors[0]
         else:
             reranker = None
             query = self.image_vector(image) if image is not None else \
+                self._combine(terms) if combined else \
                 self.embedder.encode_texts([text.strip()])[0]
         use_text = hybrid and has_text and image is None
         pool = max(k, 100) if use_text else k
@@ -80,11 +90,13 @@ class SearchEngine(Service):
             cross = {pid: c for pid, _, c in reordered}
             hits = [(pid, cos) for pid, cos, _ in reordered] + hits[DEFAULT_TOP_K:]
         order, matched = [pid for pid, _ in hits], set()
-        fts = fts_query(text) if use_text else None
+        fts = fts_query(_words(terms, positive=True)) if use_text else None
         if fts:
             live = self.vectors.ids  # a copy of the id set: once, not per match
+            unwanted = self._text_matched(_words(terms, positive=False))
             text_ids = [pid for pid, _ in self.catalog.text_matches(fts, pool)
-                        if (allowed is None or pid in allowed) and pid in live]
+                        if (allowed is None or pid in allowed) and pid in live and
+                        pid not in unwanted]
             matched = set(text_ids)
             for pid in matched - cosine.keys():
                 cosine[pid] = float(self.vectors.vector(pid) @ query)
@@ -100,11 +112,40 @@ class SearchEngine(Service):
                                             cross.get(photo_id)))
             if len(results) == k:
                 break
+        return self._mark_offline(results)
+
+    def _combine(self, terms: list[query_terms.Term]) -> np.ndarray:
+        """The direction of a combined query: its weighted terms summed (negative ones
+        subtracted), as a unit vector."""
+        texts = [term for term in terms if term.text is not None]
+        total = np.zeros(self.embedder.dim, np.float32)
+        if texts:
+            vectors = self.embedder.encode_texts([term.text for term in texts])
+            total += sum(term.weight * vector for term, vector in zip(texts, vectors))
+        for term in terms:
+            if term.image is not None:
+                total += term.weight * self.image_vector(term.image)
+        norm = float(np.linalg.norm(total))
+        if norm < 1e-6:
+            raise query_terms.QueryError("the query's terms cancel each other out")
+        return total / norm
+
+    def _text_matched(self, words: str) -> set[int]:
+        """Photos whose captions or tags hold any of ``words`` (a negative term's)."""
+        fts = fts_query(words) if words else None
+        return {pid for pid, _ in self.catalog.text_matches(fts, 100_000)} if fts else set()
+
+    def _mark_offline(self, results: list[SearchResult]) -> list[SearchResult]:
+        """Photos of an offline folder are still found (a person looks for the photo on the
+        drive that is not plugged in), and say so."""
+        offline = set(self.catalog.offline_roots())
+        for result in results:
+            result.offline = result.photo.root_id in offline
         return results
 
     def _allowed_ids(self, filters: SearchFilters) -> set[int] | None:
         """Photo ids a search may return, or None for "all" (the fast path)."""
-        if not filters.active() and not self.catalog.offline_roots():
+        if not filters.active():
             return None
         return self.catalog.visible_ids(filters)
 
@@ -112,7 +153,7 @@ class SearchEngine(Service):
         rows = [self.catalog.photo(pid) for pid in (allowed or ())]
         rows = sorted((r for r in rows if r), key=lambda r: (r.taken_at or "", r.path),
                       reverse=True)
-        return [SearchResult(row, None) for row in rows[:k]]
+        return self._mark_offline([SearchResult(row, None) for row in rows[:k]])
 
     def image_vector(self, image: str | os.PathLike) -> np.ndarray:
         """An indexed photo's stored vector, or a fresh encoding of any image file."""
@@ -127,7 +168,7 @@ class SearchEngine(Service):
 
     def browse(self, folder: str | None, limit: int) -> list[SearchResult]:
         """Every photo (of a folder) in the order it was indexed, so a folder being indexed
-        grows at the end of a list instead of reshuffling it; offline folders are hidden as
-        in search."""
+        grows at the end of a list instead of reshuffling it; photos of offline folders are
+        listed, marked, as in search."""
         rows = self.catalog.visible_photos(SearchFilters(folder=folder), limit)
-        return [SearchResult(row, None) for row in rows]
+        return self._mark_offline([SearchResult(row, None) for row in rows])

@@ -50,6 +50,8 @@ class LibraryState:
         """The catalog, restored from its newest good backup if it is damaged."""
         path = self.data_dir / "catalog.sqlite3"
         try:
+            if problem := backups.suspect_problem(path):
+                raise CatalogDamaged(problem)
             return Catalog(path)
         except CatalogDamaged:
             artefacts.warn(self, backups.restore(path, self.backups_dir))
@@ -82,8 +84,10 @@ class LibraryState:
             return
         try:
             backups.back_up(self.catalog, self.backups_dir)
-        except ValueError as error:
-            artefacts.warn(self, f"{error}; the last good backups are kept")
+        except ValueError as error:  # the live catalog is damaged: restore at next start
+            backups.mark_suspect(self.catalog.path)
+            artefacts.warn(self, f"{error}; it will be restored from the newest good backup "
+                                 "the next time photofind starts")
         except (OSError, sqlite3.Error) as error:  # a full disk: the job itself succeeded
             log.warning("photofind: the catalog was not backed up (%s)", error)
 

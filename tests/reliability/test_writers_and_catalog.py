@@ -165,3 +165,22 @@ def test_writing_commands_wait_for_the_writer_and_searches_do_not(tmp_path, tiny
     out, err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, err
     assert f"(pid {os.getpid()}: testing); waiting" in err
+
+
+def test_a_catalog_damaged_inside_is_restored_at_the_next_start(tmp_path, tiny_model,
+                                                                onnx_cache):
+    make_photos(tmp_path / "photos", 40)
+    data, env = tmp_path / "data", cli_env(onnx_cache)
+    assert cli(data, *model_args(tiny_model), "index", str(tmp_path / "photos"),
+               env=env).returncode == 0
+    with open(data / "catalog.sqlite3", "r+b") as handle:  # pages in the middle, header intact
+        handle.seek(3 * 4096)
+        handle.write(os.urandom(20 * 4096))
+    first = cli(data, "status", env=env)
+    clean(first)
+    assert first.returncode == 1 and "catalog is damaged" in first.stderr, first.stderr
+    second = cli(data, "search", "a photo", "-k", "50", "--json", env=env)
+    clean(second)
+    assert second.returncode == 0 and "backup" in second.stderr and "restored" in second.stderr
+    assert len(json.loads(second.stdout)) == 40
+    assert backups.check(data / "catalog.sqlite3") is None

@@ -19,6 +19,7 @@ from pathlib import Path
 from photofind.library.catalog.store import Catalog
 
 PREFIX, SUFFIX = "catalog-", ".sqlite3"
+SUSPECT = ".suspect"  # beside the catalog: a check failed, check fully at the next open
 INTERVAL_S = 3600.0
 KEEP = 3
 
@@ -93,3 +94,23 @@ def restore(path: Path, folder: Path) -> str:
                     "again the next time the folders are indexed or watched")
     return (f"the catalog was damaged and no good backup exists: it was set aside as "
             f"{aside.name} and a new, empty one started; index your folders again")
+
+
+def mark_suspect(path: Path) -> None:
+    """Ask for the full check (and a restore if it fails) the next time ``path`` opens:
+    damage met while running (a failed backup check, "database disk image is malformed")
+    is repaired at a moment when nothing is using the catalog."""
+    try:
+        path.with_name(path.name + SUSPECT).touch()
+    except OSError:
+        pass
+
+
+def suspect_problem(path: Path) -> str | None:
+    """If ``path`` was marked suspect: the full check's finding (None: whole after all)."""
+    marker = path.with_name(path.name + SUSPECT)
+    if not marker.exists():
+        return None
+    problem = check(path) if path.exists() else None
+    marker.unlink(missing_ok=True)
+    return problem

@@ -28,6 +28,7 @@ class PhotoRow:
     indexed_at: float
     taken_at_source: str | None = None
     meta_stamp: str = ""
+    meta_warnings: str = ""  # problems reading its metadata (unsafe XMP, corrupt EXIF), a line each
 
     @property
     def file(self) -> Path:

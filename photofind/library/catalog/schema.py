@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -78,6 +78,9 @@ MIGRATIONS: dict[int, str] = {
     DROP TABLE embeddings;
     ALTER TABLE embeddings_v3 RENAME TO embeddings;
     CREATE INDEX embeddings_model ON embeddings(model_key)
+    """,
+    4: """
+    ALTER TABLE photos ADD COLUMN meta_warnings TEXT NOT NULL DEFAULT ''
     """,
 }
 

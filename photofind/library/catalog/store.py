@@ -16,6 +16,7 @@ from photofind.library import paths
 from photofind.library.catalog.criteria import PhotoCriteria, where_clause
 from photofind.library.catalog.rows import PHOTO_COLUMNS, PhotoRow
 from photofind.library.catalog.schema import MIGRATIONS, SCHEMA_VERSION, statements
+from photofind.library.catalog.texts import TextsTable
 
 
 class CatalogDamaged(Exception):
@@ -26,7 +27,7 @@ class CatalogTooNew(Exception):
     """The catalog was written by a newer photofind, whose schema this one cannot read."""
 
 
-class Catalog:
+class Catalog(TextsTable):
     """Thread-safe access to the catalog file (one connection, serialised by a lock)."""
 
     def __init__(self, path: str | Path):
@@ -221,15 +222,11 @@ class Catalog:
             "e.photo_id = photos.id AND e.model_key = ?)", (content_hash, model_key))
 
     def _visible(self, criteria: PhotoCriteria) -> tuple[str, list]:
-        where, args = where_clause(criteria)
-        offline = self.offline_roots()
-        if offline:
-            where += f" AND COALESCE(photos.root_id, -1) NOT IN ({','.join('?' * len(offline))})"
-            args += offline
-        return where, args
+        return where_clause(criteria)
 
     def visible_ids(self, criteria: PhotoCriteria) -> set[int]:
-        """Readable photos that meet ``criteria`` and are not on an offline root."""
+        """Readable photos that meet ``criteria`` (offline folders' photos included: they are
+        found, marked offline)."""
         where, args = self._visible(criteria)
         return {r[0] for r in self._query(f"SELECT id FROM photos WHERE {where}", args)}
 
@@ -258,9 +255,9 @@ class Catalog:
         """A photo's date, camera, GPS and texts (a ``PhotoMetadata``), inside ``db``."""
         lat, lon = metadata.gps or (None, None)
         db.execute("UPDATE photos SET taken_at=?, taken_at_source=?, camera_make=?, "
-                   "camera_model=?, gps_lat=?, gps_lon=? WHERE id=?",
+                   "camera_model=?, gps_lat=?, gps_lon=?, meta_warnings=? WHERE id=?",
                    (metadata.taken_at, metadata.taken_at_source, metadata.camera_make,
-                    metadata.camera_model, lat, lon, photo_id))
+                    metadata.camera_model, lat, lon, "\n".join(metadata.warnings), photo_id))
         self.set_texts(db, photo_id, metadata.texts)
 
     def move_photo(self, db: sqlite3.Connection, photo_id: int, raw_path: bytes,
@@ -293,55 +290,14 @@ class Catalog:
         return dict(self._query("SELECT root_id, COUNT(*) FROM photos WHERE error IS NULL "
                                 "AND root_id IS NOT NULL GROUP BY root_id"))
 
+    def metadata_warnings(self) -> list[tuple[str, str]]:
+        """(path, warning) of readable photos whose metadata could not all be read."""
+        rows = self._query("SELECT path, meta_warnings FROM photos WHERE meta_warnings <> '' "
+                           "AND error IS NULL ORDER BY path")
+        return [(path, line) for path, text in rows for line in text.splitlines()]
+
     def errors(self) -> list[tuple[str, str]]:
         return self._query("SELECT path, error FROM photos WHERE error IS NOT NULL ORDER BY path")
-
-    # -- captions and tags ------------------------------------------------------------------
-    def set_texts(self, db: sqlite3.Connection, photo_id: int, items, keep_sources=("csv-import",)
-                  ) -> None:
-        """Replace a photo's texts read from its files; imported ones (CSV) are kept."""
-        marks = ",".join("?" * len(keep_sources))
-        db.execute(f"DELETE FROM texts WHERE photo_id=? AND source NOT IN ({marks})",
-                   (photo_id, *keep_sources))
-        self.add_texts(db, photo_id, items)
-
-    def add_texts(self, db: sqlite3.Connection, photo_id: int, items) -> None:
-        existing = {(k, t.casefold()) for k, t in db.execute(
-            "SELECT kind, text FROM texts WHERE photo_id=?", (photo_id,))}
-        for item in items:
-            if (item.kind, item.text.casefold()) in existing:
-                continue
-            existing.add((item.kind, item.text.casefold()))
-            db.execute("INSERT INTO texts(photo_id, kind, text, source, file, hierarchy) "
-                       "VALUES(?,?,?,?,?,?)", (photo_id, item.kind, item.text, item.source,
-                                               paths.to_text(item.file),
-                                               "|".join(item.hierarchy)))
-
-    def texts(self, photo_id: int) -> list[dict]:
-        rows = self._query("SELECT kind, text, source, file, hierarchy FROM texts "
-                           "WHERE photo_id=? ORDER BY id", (photo_id,))
-        return [dict(zip(("kind", "text", "source", "file", "hierarchy"), r)) for r in rows]
-
-    def all_texts(self, kinds=("caption", "title", "tag", "person")) -> list[tuple[int, str, str]]:
-        """(photo_id, kind, text) of every usable photo: the training data of adaptation."""
-        marks = ",".join("?" * len(kinds))
-        return self._query(
-            f"SELECT t.photo_id, t.kind, t.text, t.hierarchy FROM texts t JOIN photos p "
-            f"ON p.id=t.photo_id WHERE p.error IS NULL AND t.kind IN ({marks}) ORDER BY t.id",
-            kinds)
-
-    def tag_names(self) -> list[str]:
-        """Every tag and person name once (case-insensitively), sorted: the GUI's tag list."""
-        rows = self._query("SELECT MIN(text) FROM texts WHERE kind IN ('tag','person') "
-                           "GROUP BY text COLLATE NOCASE ORDER BY text COLLATE NOCASE")
-        return [text for text, in rows]
-
-    def text_matches(self, fts_query: str, limit: int) -> list[tuple[int, float]]:
-        """(photo_id, bm25) best first; a photo's best-matching text counts."""
-        return self._query(
-            "SELECT t.photo_id, MIN(m.score) AS best FROM (SELECT rowid, rank AS score "
-            "FROM texts_fts WHERE texts_fts MATCH ?) m JOIN texts t ON t.id = m.rowid "
-            "GROUP BY t.photo_id ORDER BY best, t.photo_id LIMIT ?", (fts_query, limit))
 
     # -- embeddings -----------------------------------------------------------------------
     def set_embedding(self, db: sqlite3.Connection, photo_id: int, model_key: str,

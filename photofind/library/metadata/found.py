@@ -9,10 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from defusedxml import DefusedXmlException
 from PIL import Image
 
 from photofind.library.metadata.dates import iso_date
-from photofind.library.metadata.texts import TextItem, clean
+from photofind.library.metadata.texts import MAX_TEXT_CHARS, TextItem, cap_text, clean
 
 # the top of a hierarchical keyword whose leaves are people's names ("People|Emma")
 PERSON_ROOTS = frozenset({"people", "persons", "person", "faces"})
@@ -30,8 +31,10 @@ class Found:
     gps: tuple[float, float] | None = None
 
     def add(self, kind: str, text: object, source: str, file: str, path: tuple = ()) -> None:
-        """Keep a text if there is any left after cleaning."""
+        """Keep a text if there is any left after cleaning, at most ``MAX_TEXT_CHARS`` of it:
+        every reader adds through here, so no file can put a 10 MB caption in the catalog."""
         if text := clean(text):
+            text = cap_text(text, f"{kind} from {source} in {file}", self.warnings.append)
             self.texts.append(TextItem(kind, text, source, file, path))
 
     def add_path(self, parts: list[str], source: str, file: str) -> None:
@@ -40,8 +43,13 @@ class Found:
         if not path:
             return
         under_people = path[0].casefold() in PERSON_ROOTS
-        if len(path) > 1 or not under_people:  # the bare "People" category is no name
-            self.add("person" if under_people else "tag", path[-1], source, file, path)
+        if len(path) == 1 and under_people:
+            return  # the bare "People" category is no name
+        if (length := len("|".join(path))) > MAX_TEXT_CHARS:  # the catalog keeps it joined
+            self.warnings.append(f"keyword path from {source} in {file} was {length:,} "
+                                 "characters long; kept only its last part")
+            path = (path[-1][:MAX_TEXT_CHARS],)
+        self.add("person" if under_people else "tag", path[-1], source, file, path)
 
     def add_date(self, source: str, value: object, offset: object = None) -> None:
         """A date candidate; blank ones are skipped, impossible ones reported."""
@@ -57,6 +65,9 @@ class Found:
         """Run one reader; whatever a parser throws at bad data becomes a warning."""
         try:
             read(*args)
+        except DefusedXmlException as error:  # XXE, entity bombs: refused, and said so
+            self.warnings.append(f"{what} not read: unsafe XML (it declares entities or a "
+                                 f"DTD, which can hide an attack; {type(error).__name__})")
         except Exception as error:  # third-party parsers raise anything on corrupt input
             self.warnings.append(f"{what}: {type(error).__name__}: {error}")
 

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 KINDS = ("caption", "title", "tag", "person")  # also the order of PhotoMetadata.texts
 CSV_SOURCE = "csv-import"  # source name for TextItems built from read_captions_csv()
+# The longest caption or tag kept, in characters. Far above anything a person writes about a
+# photo (a long caption is a few hundred), low enough that a runaway sidecar or a log pasted
+# into a spreadsheet cell cannot bloat the catalog: a 10 MB .txt once grew it to 43 MB.
+MAX_TEXT_CHARS = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,17 @@ def clean(value: object) -> str:
         return ""
     chunks = [chunk for chunk in value.split("\x00") if chunk.strip()]
     return chunks[0].strip() if chunks else ""
+
+
+def cap_text(text: str, what: str, note: Callable[[str], object]) -> str:
+    """``text`` cut to ``MAX_TEXT_CHARS``; when it had to be cut, ``note`` gets one line
+    saying so, naming ``what`` was cut (say "caption from txt-sidecar in a.txt"): every reader
+    of a person's text goes through here, so each says the same and none keeps more."""
+    if len(text) <= MAX_TEXT_CHARS:
+        return text
+    note(f"{what} was {len(text):,} characters long; shortened to the first "
+         f"{MAX_TEXT_CHARS:,}")
+    return text[:MAX_TEXT_CHARS]
 
 
 def decode(data: bytes, encodings: tuple[str, ...] = ("utf-8", "latin-1")) -> str:

@@ -1,0 +1,59 @@
+"""The catalog's captions and tags (``texts`` and its FTS5 index): a part of ``Catalog``,
+kept in its own file so each stays readable."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from photofind.library import paths
+
+
+class TextsTable:
+    """What people wrote about their photos, each text with where it was read. Mixed into
+    ``Catalog``, whose ``_query`` and transactions it uses."""
+
+    def set_texts(self, db: sqlite3.Connection, photo_id: int, items, keep_sources=("csv-import",)
+                  ) -> None:
+        """Replace a photo's texts read from its files; imported ones (CSV) are kept."""
+        marks = ",".join("?" * len(keep_sources))
+        db.execute(f"DELETE FROM texts WHERE photo_id=? AND source NOT IN ({marks})",
+                   (photo_id, *keep_sources))
+        self.add_texts(db, photo_id, items)
+
+    def add_texts(self, db: sqlite3.Connection, photo_id: int, items) -> None:
+        existing = {(k, t.casefold()) for k, t in db.execute(
+            "SELECT kind, text FROM texts WHERE photo_id=?", (photo_id,))}
+        for item in items:
+            if (item.kind, item.text.casefold()) in existing:
+                continue
+            existing.add((item.kind, item.text.casefold()))
+            db.execute("INSERT INTO texts(photo_id, kind, text, source, file, hierarchy) "
+                       "VALUES(?,?,?,?,?,?)", (photo_id, item.kind, item.text, item.source,
+                                               paths.to_text(item.file),
+                                               "|".join(item.hierarchy)))
+
+    def texts(self, photo_id: int) -> list[dict]:
+        rows = self._query("SELECT kind, text, source, file, hierarchy FROM texts "
+                           "WHERE photo_id=? ORDER BY id", (photo_id,))
+        return [dict(zip(("kind", "text", "source", "file", "hierarchy"), r)) for r in rows]
+
+    def all_texts(self, kinds=("caption", "title", "tag", "person")) -> list[tuple[int, str, str]]:
+        """(photo_id, kind, text) of every usable photo: the training data of adaptation."""
+        marks = ",".join("?" * len(kinds))
+        return self._query(
+            f"SELECT t.photo_id, t.kind, t.text, t.hierarchy FROM texts t JOIN photos p "
+            f"ON p.id=t.photo_id WHERE p.error IS NULL AND t.kind IN ({marks}) ORDER BY t.id",
+            kinds)
+
+    def tag_names(self) -> list[str]:
+        """Every tag and person name once (case-insensitively), sorted: the GUI's tag list."""
+        rows = self._query("SELECT MIN(text) FROM texts WHERE kind IN ('tag','person') "
+                           "GROUP BY text COLLATE NOCASE ORDER BY text COLLATE NOCASE")
+        return [text for text, in rows]
+
+    def text_matches(self, fts_query: str, limit: int) -> list[tuple[int, float]]:
+        """(photo_id, bm25) best first; a photo's best-matching text counts."""
+        return self._query(
+            "SELECT t.photo_id, MIN(m.score) AS best FROM (SELECT rowid, rank AS score "
+            "FROM texts_fts WHERE texts_fts MATCH ?) m JOIN texts t ON t.id = m.rowid "
+            "GROUP BY t.photo_id ORDER BY best, t.photo_id LIMIT ?", (fts_query, limit))
