@@ -10,12 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from tinymodel import write_tiny_model
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Reading text in photos costs ~0.1 s a photo: off for every library and subprocess of the
+# suite except in tests/test_ocr.py, which turns it on where it is the subject.
+os.environ["PHOTOFIND_READ_TEXT"] = "0"
 # One ONNX export per tiny model per test run, shared by every library and subprocess
 # (tests of the cache itself pass their own folder).
 _ONNX_CACHE = tempfile.mkdtemp(prefix="photofind-onnx-")
@@ -118,6 +121,33 @@ def write_photo(path: Path, index: int, size: tuple[int, int] = (500, 375)) -> P
         shape([x, y, x + w, y + h], fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
     grain = rng.integers(0, 256, (size[1] // 4, size[0] // 4, 3), dtype=np.uint8)
     Image.blend(image, Image.fromarray(grain).resize(size), 0.15).save(path, "JPEG", quality=90)
+    return path
+
+
+SIGN_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+
+
+def font(size: int):
+    return ImageFont.truetype(str(SIGN_FONT), size) if SIGN_FONT.exists() else \
+        ImageFont.load_default(size)
+
+
+def write_sign(path: Path, words: str, index: int = 0, size: int = 40, mode: str = "RGB",
+               orientation: int | None = None) -> Path:
+    """A generated photo with ``words`` on a light board, like a shop sign."""
+    write_photo(path, index)
+    image = Image.open(path).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    box = draw.textbbox((40, 120), words, font=font(size))
+    draw.rectangle((box[0] - 12, box[1] - 10, box[2] + 12, box[3] + 10), fill=(245, 240, 225))
+    draw.text((40, 120), words, font=font(size), fill=(20, 20, 30))
+    exif = Image.Exif()
+    if orientation == 6:  # stored turned a quarter left; the camera says "turn right to view"
+        image = image.transpose(Image.Transpose.ROTATE_90)
+        exif[0x0112] = 6
+    if mode == "CMYK":
+        image = image.convert("CMYK")
+    image.save(path, "JPEG", quality=92, exif=exif)
     return path
 
 

@@ -26,7 +26,7 @@ from photofind.gui.settings import Settings  # noqa: E402
 from photofind.gui.window import EMPTY_LIBRARY, NO_MATCH, MainWindow  # noqa: E402
 from photofind.library.metadata import TextItem  # noqa: E402
 
-from conftest import copy_photos, flickr_captions, make_photos  # noqa: E402
+from conftest import copy_photos, flickr_captions, make_photos, write_sign  # noqa: E402
 
 WAIT_MS = 60_000
 
@@ -203,7 +203,8 @@ def test_settings_persist(qtbot, make_window):
     assert again.min_score.value() == 20
     assert (again.width(), again.height()) == (720, 520)
     options = SimpleNamespace(model="ViT-B-16", pretrained="/tmp/w.safetensors",
-                              model_config=None, device="cpu", data_dir="/tmp/pf-data")
+                              model_config=None, device="cpu", data_dir="/tmp/pf-data",
+                              read_text=False)
     again.settings.save_library_options(options)
     stored = Settings(QSettings(again.settings.store.fileName(), QSettings.Format.IniFormat))
     assert vars(stored.library_options()) == {**vars(options), "workers": None}
@@ -445,3 +446,44 @@ def test_a_new_file_in_a_watched_folder_appears_by_itself(qtbot, make_window, tm
     watcher = window.backend.live.watcher
     window.close()
     assert not watcher.running  # stopped with the window
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("rapidocr") is None,
+                    reason="rapidocr is not installed (pip install -e .[test] installs it)")
+def test_text_in_photos_is_read_after_indexing_shown_and_searchable(qtbot, make_window,
+                                                                   tmp_path, monkeypatch):
+    monkeypatch.setenv("PHOTOFIND_READ_TEXT", "1")
+    folder = tmp_path / "street"
+    make_photos(folder, 3)
+    write_sign(folder / "sign.jpg", "HARBOUR MARKET", 9)
+    window = make_window()
+    seen = []
+    window.backend.text_progress.connect(lambda done, total: seen.append(
+        (done, total, window.reading.isVisible(), window.reading.text())))
+    indexed(qtbot, window, folder, 4)
+    qtbot.waitUntil(lambda: bool(seen) and seen[-1][0] == 4 and not window.reading.isVisible(),
+                    timeout=WAIT_MS)
+    assert seen[-1][1:] == (4, True, "Reading text in photos: 4 of 4")
+    qtbot.keyClicks(window.search, '"harbor market"')  # quoted, one letter off
+    qtbot.waitUntil(lambda: shown(window) == ["sign.jpg"], timeout=WAIT_MS)
+    window.grid.setCurrentIndex(window.model.index(0))
+    qtbot.waitUntil(lambda: "HARBOUR MARKET" in window.detail.texts.text(), timeout=WAIT_MS)
+    assert "Text in photo" in window.detail.texts.text()
+    assert "read in the photo" in window.detail.texts.text()
+    assert facts(window)["Matched"] == "your words in its captions, tags or text"
+    window.search.clear()
+    bar = window.filter_bar
+    bar.caption.setCurrentIndex(bar.caption.findText("with text in the photo"))
+    qtbot.waitUntil(lambda: shown(window) == ["sign.jpg"], timeout=WAIT_MS)
+    bar.clear()
+    qtbot.waitUntil(lambda: len(shown(window)) == 4, timeout=WAIT_MS)
+
+
+def test_the_setting_turns_reading_text_off(qtbot, make_window, tmp_path, monkeypatch):
+    monkeypatch.setenv("PHOTOFIND_READ_TEXT", "1")
+    window = make_window(read_text=False)
+    assert window.backend.read_text is False
+    assert window.settings.library_options().read_text is True  # nothing stored yet
+    window.apply_options(SimpleNamespace(**{**vars(window.options), "read_text": False}))
+    assert window.settings.library_options().read_text is False
+    assert window.backend.read_text is False

@@ -18,7 +18,8 @@ from photofind.library.catalog import backups
 from photofind.services import storage
 from photofind.services.data_dir import default_data_dir
 
-COMMANDS = {"index": library_commands.cmd_index, "search": library_commands.cmd_search,
+COMMANDS = {"index": library_commands.cmd_index, "read-text": library_commands.cmd_read_text,
+            "search": library_commands.cmd_search,
             "status": library_commands.cmd_status, "forget": library_commands.cmd_forget,
             "show": library_commands.cmd_show,
             "import-captions": library_commands.cmd_import_captions,

@@ -1,4 +1,5 @@
-"""Commands on the library itself: index, search, show, import-captions, status, forget, watch.
+"""Commands on the library itself: index, read-text, search, show, import-captions, status,
+forget, watch.
 Each takes the open library and the parsed arguments and returns the exit status."""
 
 from __future__ import annotations
@@ -28,6 +29,28 @@ def cmd_index(lib, args) -> int:
     print(f"Indexed: {report.summary()}.")
     for path, reason in report.grouped_problems():
         print(f"  skipped {path}: {reason}")
+    if getattr(args, "read_text", False) and not report.cancelled:
+        return cmd_read_text(lib, args)
+    return 0
+
+
+def cmd_read_text(lib, args) -> int:
+    """Read the text in photos not read yet (after ``index``, or on its own to resume)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="photo", desc="reading text", disable=None)
+
+    def progress(done: int, total: int, _path: str) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    report = lib.read_texts(progress=progress)
+    bar.close()
+    if report.read or report.skipped or report.cancelled:
+        print(f"Text in photos: {report.summary()}.")
+    for path, reason in report.problems:
+        print(f"  text not read in {path}: {reason}")
     return 0
 
 
@@ -70,7 +93,14 @@ def cmd_show(lib, args) -> int:
     if details["gps_lat"] is not None:
         print(f"  GPS:     {details['gps_lat']:.5f}, {details['gps_lon']:.5f}")
     for text in details["texts"]:
+        if text["kind"] == "ocr":
+            continue
         print(f"  {text['kind']:8s} {text['text']!r}  ← {text['source']} ({text['file']})")
+    reading = details["text_in_photo"]
+    if reading and reading["error"]:
+        print(f"  text in photo: not read ({reading['error']})")
+    for line in reading["lines"] if reading else ():
+        print(f"  text in photo: {line['text']!r}")
     for sidecar in details["sidecars"]:
         print(f"  sidecar: {sidecar}")
     for warning in details["meta_warnings"]:
@@ -108,6 +138,13 @@ def cmd_status(lib, args) -> int:
         print(f"  {root['path']}: {root['photos']} photos{state}")
     for key, count in status["embeddings"].items():
         print(f"Embeddings:  {count} for {key}")
+    reading = status["text_in_photos"]
+    if reading["off"]:
+        print("Text:        not read (turned off)")
+    else:
+        print(f"Text:        read in {reading['read']} photos, {reading['with_text']} with text"
+              + (f", {reading['to_read']} to read (photofind read-text)" if reading["to_read"]
+                 else ""))
     print(f"Catalog:     {status['catalog_bytes']:,} bytes")
     for warning in status["warnings"]:
         print(f"Warning:     {warning}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from photofind.ocr import SWITCH_ENV
+from photofind.ocr import enabled as reading_enabled
 from photofind.services.data_dir import DATA_DIR_ENV
 
 
@@ -44,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", help="add folders and bring the index up to date")
     index.add_argument("paths", nargs="+")
+    index.add_argument("--no-text", dest="read_text", action="store_false",
+                       default=reading_enabled(),
+                       help="do not read the text in the photos afterwards (signs, screens; "
+                            f"also {SWITCH_ENV}=0)")
+    commands.add_parser("read-text", help="read the text in photos not read yet (index does "
+                                          "this after embedding; this resumes it)")
 
     search = commands.add_parser("search", help="find photos by text or by example image")
     search.add_argument("query", nargs="?", default=None,
@@ -117,6 +125,8 @@ def add_filter_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tag", help="carries this tag or person name")
     group.add_argument("--has-caption", dest="has_caption", action="store_true", default=None)
     group.add_argument("--no-caption", dest="has_caption", action="store_false")
+    group.add_argument("--has-text", dest="has_text", action="store_const", const=True,
+                       help="text was read in the photo (a sign, a screen, a label)")
 
 
 def filters_from(args):
@@ -124,4 +134,4 @@ def filters_from(args):
 
     folder = os.path.abspath(args.folder) if args.folder else None
     return SearchFilters(args.date_from, args.date_to, folder, args.camera, args.tag,
-                         args.has_caption)
+                         args.has_caption, getattr(args, "has_text", None))

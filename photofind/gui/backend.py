@@ -5,6 +5,8 @@
 - search thread (``QThread`` + ``SearchWorker``): searches, browsing, model warm-up. Requests
   carry a serial; a request older than the newest one is skipped, so typing never queues up
   stale searches.
+- text thread (``QThread`` + ``TextWorker``): after each indexing job, the text in the new
+  photos is read (by a process at idle priority).
 - ``QThreadPool``: short catalog reads (status, photo details) and thumbnails.
 - the live library (``photofind.gui.live``): a watcher's thread indexes what changes on disk.
 The UI thread only sends requests and receives signals. The catalog and the vector index are
@@ -15,12 +17,14 @@ watcher, adaptation) take ``write_lock`` so they never interleave.
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 import threading
 import time
 
 from PySide6.QtCore import QObject, QThread, QThreadPool, Signal, Slot
 
+from photofind import ocr
 from photofind.gui.live import LiveLibrary
 from photofind.gui.queries import Query, describe, library_summary, run_query
 from photofind.gui.tasks import run_task
@@ -33,6 +37,7 @@ CHANGED_EVERY_S = 1.5  # "the catalog grew" signals while indexing
 # for every slot, paint and model call, so under load it would wait 5 ms many times per
 # frame. 1 ms keeps those waits short (measured: max UI gap while indexing ~60 → ~40 ms).
 GIL_SWITCH_S = 0.001
+log = logging.getLogger(__name__)
 
 
 def settle_heap() -> None:
@@ -135,6 +140,38 @@ class SearchWorker(QObject):
             self.model_ready.emit(self.lib.model_spec.describe())
 
 
+class TextWorker(QObject):
+    """Reads the text in photos after each indexing job (``lib.read_texts``), on a thread of
+    its own so indexing never queues behind it; the reading itself runs in a process at idle
+    CPU priority (``photofind.ocr.worker``), so it takes only what embedding leaves."""
+
+    progress = Signal(int, int)
+    finished = Signal(object)  # ReadReport, or None when it failed
+
+    def __init__(self, lib):
+        super().__init__()
+        self.lib = lib
+        self.token = CancelToken()
+        self._last_progress = 0.0
+
+    @Slot()
+    def run(self) -> None:
+        if self.token.cancelled:
+            return
+        try:
+            report = self.lib.read_texts(progress=self._progress, cancel=self.token)
+        except Exception:  # noqa: BLE001 - text is a bonus: searching goes on without it
+            log.warning("reading text in photos failed", exc_info=True)
+            report = None
+        self.finished.emit(report)
+
+    def _progress(self, done: int, total: int, _path: str) -> None:
+        now = time.monotonic()
+        if done == total or now - self._last_progress >= PROGRESS_EVERY_S:
+            self._last_progress = now
+            self.progress.emit(done, total)
+
+
 class Backend(QObject):
     """Owns a library and its worker threads; the main window talks only to this."""
 
@@ -146,7 +183,10 @@ class Backend(QObject):
     answered = Signal(int, object)
     search_failed = Signal(int, object)
     model_ready = Signal(str)
+    text_progress = Signal(int, int)
+    text_finished = Signal(object)
     _index_requested = Signal(list, int)
+    _text_requested = Signal()
     _forget_requested = Signal(str)
     _search_requested = Signal(int, object)
     _warm_requested = Signal()
@@ -163,8 +203,11 @@ class Backend(QObject):
         self.previews = ThumbCache(lib.data_dir)
         self.indexer, self.index_thread = IndexWorker(lib, self.write_lock), QThread(self)
         self.searcher, self.search_thread = SearchWorker(lib), QThread(self)
+        self.reader, self.text_thread = TextWorker(lib), QThread(self)
+        self.read_text = ocr.enabled()  # the app's setting may turn it off (window.py)
         for worker, thread, name in ((self.indexer, self.index_thread, "photofind-index"),
-                                     (self.searcher, self.search_thread, "photofind-search")):
+                                     (self.searcher, self.search_thread, "photofind-search"),
+                                     (self.reader, self.text_thread, "photofind-text")):
             thread.setObjectName(name)
             worker.moveToThread(thread)
             thread.finished.connect(worker.deleteLater)
@@ -174,6 +217,8 @@ class Backend(QObject):
         self._forget_requested.connect(self.indexer.forget)
         self._search_requested.connect(self.searcher.search)
         self._warm_requested.connect(self.searcher.warm_up)
+        self._text_requested.connect(self.reader.run)
+        self.indexer.finished.connect(self._indexed)
         # forwarded through this object, so a retired backend can be muted in one call
         for source, target in ((self.indexer.started, self.index_started),
                                (self.indexer.progress, self.index_progress),
@@ -182,7 +227,9 @@ class Backend(QObject):
                                (self.indexer.failed, self.index_failed),
                                (self.searcher.answered, self.answered),
                                (self.searcher.failed, self.search_failed),
-                               (self.searcher.model_ready, self.model_ready)):
+                               (self.searcher.model_ready, self.model_ready),
+                               (self.reader.progress, self.text_progress),
+                               (self.reader.finished, self.text_finished)):
             source.connect(target)
         self.tickets = self.serial = 0
         self._closing = False
@@ -194,6 +241,16 @@ class Backend(QObject):
 
     def cancel_indexing(self) -> None:
         self.indexer.cancel_all(self.tickets)
+
+    def read_texts(self) -> None:
+        """Read the text in photos not read yet, in the background (queued behind a pass
+        already running, which then finds little left)."""
+        if self.read_text and not self._closing:
+            self._text_requested.emit()
+
+    def _indexed(self, report, _targets) -> None:
+        if report is not None and not report.cancelled:
+            self.read_texts()
 
     def forget(self, path: str) -> None:
         self._forget_requested.emit(path)
@@ -227,10 +284,11 @@ class Backend(QObject):
         self._closing = True
         self.blockSignals(True)
         self.cancel_indexing()
+        self.reader.token.cancel()
         self.searcher.latest = self.serial + 1  # drop queued searches
         self.thumbs.pool.clear()
         self.pool.clear()
-        threads = (self.index_thread, self.search_thread)
+        threads = (self.index_thread, self.search_thread, self.text_thread)
         for thread in threads:
             thread.quit()
         if wait:

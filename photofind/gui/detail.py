@@ -118,20 +118,22 @@ def match_facts(hit: Hit) -> list[tuple[str, str]]:
     """Why a result is where it is: its similarity, a caption/tag match, the re-ranker."""
     facts = [] if hit.score is None else [("Score", f"{hit.score:.3f}")]
     if hit.text_match:
-        facts.append(("Matched", "your words in its captions or tags"))
+        facts.append(("Matched", "your words in its captions, tags or text"))
     if hit.rerank_score is not None:
         facts.append(("Re-ranked", f"{hit.rerank_score:+.3f} to its score"))
     return facts
 
 
-GROUPS = (("Captions", ("caption", "title")), ("Tags and people", ("tag", "person")))
+GROUPS = (("Captions", ("caption", "title")), ("Tags and people", ("tag", "person")),
+          ("Text in photo", ("ocr",)))
 
 
 def _texts_html(info: PhotoInfo) -> str:
     """Captions, then tags, each with a grey line saying where it was read."""
     parts = []
     for heading, kinds in GROUPS:
-        rows = [f"{html.escape(text)}<br><span style='color:gray; font-size:small'>"
+        rows = [f"{html.escape(text).replace(chr(10), '<br>')}<br>"
+                f"<span style='color:gray; font-size:small'>"
                 f"{html.escape(origin)}</span>"
                 for kind, text, origin in info.texts if kind in kinds]
         if rows:

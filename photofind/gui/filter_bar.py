@@ -22,8 +22,10 @@ from PySide6.QtWidgets import (
 from photofind.search.filters import SearchFilters
 
 ANY_DATE = QDate(1800, 1, 1)  # the lowest date stands for "any" (shown as such)
-CAPTION_CHOICES = (("with or without caption", None), ("with a caption", True),
-                   ("without a caption", False))
+TEXT_ROLE = Qt.ItemDataRole.UserRole + 1  # a choice's has_text, beside has_caption (UserRole)
+# (label, has_caption, has_text): what a photo's own words must be
+CAPTION_CHOICES = (("with or without words", None, None), ("with a caption", True, None),
+                   ("without a caption", False, None), ("with text in the photo", None, True))
 
 
 class DateFilter(QDateEdit):
@@ -78,8 +80,9 @@ class FilterBar(QToolBar):
         self.tag.completer().setFilterMode(Qt.MatchFlag.MatchContains)
         self.tag.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.caption = QComboBox()
-        for text, value in CAPTION_CHOICES:
-            self.caption.addItem(text, value)
+        for text, has_caption, has_text in CAPTION_CHOICES:
+            self.caption.addItem(text, has_caption)
+            self.caption.setItemData(self.caption.count() - 1, has_text, TEXT_ROLE)
         self.clear_button = QToolButton(text="Clear", toolTip="Remove every filter")
         for label, widget in (("From", self.date_from), ("to", self.date_to),
                               ("Folder", self.folder), ("Camera", self.camera),
@@ -103,7 +106,8 @@ class FilterBar(QToolBar):
         return SearchFilters(date_from=self.date_from.value(), date_to=self.date_to.value(),
                              folder=folder, camera=self.camera.text().strip() or None,
                              tag=self.tag.currentText().strip() or None,
-                             has_caption=self.caption.currentData())
+                             has_caption=self.caption.currentData(),
+                             has_text=self.caption.currentData(TEXT_ROLE))
 
     def set_filters(self, filters: SearchFilters) -> None:
         """Show ``filters`` (the folder aside); one ``changed`` follows."""
@@ -113,8 +117,9 @@ class FilterBar(QToolBar):
         self.date_to.set_value(filters.date_to)
         self.camera.setText(filters.camera or "")
         self.tag.setEditText(filters.tag or "")
-        self.caption.setCurrentIndex(next(i for i, (_, v) in enumerate(CAPTION_CHOICES)
-                                          if v == filters.has_caption))
+        self.caption.setCurrentIndex(next(
+            (i for i, (_, caption, text) in enumerate(CAPTION_CHOICES)
+             if (caption, text) == (filters.has_caption, filters.has_text)), 0))
         for widget in self.inputs:
             widget.blockSignals(False)
         self._changed()

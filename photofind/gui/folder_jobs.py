@@ -66,6 +66,21 @@ class FolderJobs:
                      f"Up to date: {report.unchanged:,} photos checked, nothing changed.")
         self.run_search()
 
+    def _text_progress(self, done: int, total: int) -> None:
+        self.reading.setText(f"Reading text in photos: {done:,} of {total:,}")
+        self.reading.setToolTip("Signs, screens and labels in your photos become searchable "
+                                "(put words in quotes to ask for them). This runs when the "
+                                "computer is otherwise idle.")
+        self.reading.show()
+
+    def _text_finished(self, report) -> None:
+        self.reading.hide()
+        if report is not None and report.with_text:
+            self.say(f"Text found in {report.with_text:,} of {report.read:,} photos read.")
+            self.refresh_status()
+            if self.search.text().strip():
+                self.run_search()
+
     def _index_failed(self, exc, targets: list) -> None:
         self._job_done(targets)
         self._problem(exc)
@@ -108,6 +123,7 @@ class FolderJobs:
             self.say(f"Updated from disk: {brief(report)}.")
             self.refresh_status()
             self.run_search()
+            self.backend.read_texts()
 
     # -- drag and drop --------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802

@@ -131,6 +131,8 @@ def _date(details: dict) -> str:
 def _origin(text: dict, photo_path: str) -> str:
     """"caption — xmp:dc:description (photo.xmp)": the field, and the file when it is not
     the photo itself (a sidecar, an imported table)."""
+    if text["kind"] == "ocr":
+        return "read in the photo"
     origin = f"{text['kind']} — {text['source']}"
     if text["file"] and text["file"] != photo_path:
         origin += f" ({os.path.basename(text['file'])})"

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from PySide6.QtCore import QSettings
 
 ORGANIZATION = APPLICATION = "photofind"
+READ_TEXT_KEY = "library/read_text"  # read the text in photos after indexing (default on)
 LIBRARY_KEYS = {  # option name (as on the command line) -> settings key
     "model": "model/name",
     "pretrained": "model/pretrained",
@@ -45,6 +46,7 @@ class Settings:
         """Model/device/data-dir/workers: ``overrides`` (parsed CLI args) over stored ones."""
         options = {name: self.get(key) or None for name, key in LIBRARY_KEYS.items()}
         options["workers"] = None
+        options["read_text"] = self.get(READ_TEXT_KEY, True, bool)
         for name in (*options, "workers"):
             value = getattr(overrides, name, None)
             if value is not None and not (name == "device" and value == "auto"):
@@ -54,6 +56,7 @@ class Settings:
     def save_library_options(self, options: SimpleNamespace) -> None:
         for name, key in LIBRARY_KEYS.items():
             self.set(key, getattr(options, name, None))
+        self.set(READ_TEXT_KEY, bool(getattr(options, "read_text", True)))
         self.store.sync()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -67,6 +68,10 @@ class SettingsDialog(QDialog):
         form.addRow("Model config:", self.config_row)
         form.addRow("Device:", self.device)
         form.addRow("Data folder:", _file_row(self.data_dir, self._pick_data_dir))
+        self.read_text = QCheckBox("Read the text in photos (signs, screens, labels), when the "
+                                   "computer is otherwise idle")
+        self.read_text.setChecked(getattr(options, "read_text", True))
+        form.addRow("Text:", self.read_text)
         note = QLabel("Changing the model re-reads every photo once (the old vectors are kept "
                       "until then). Nothing is ever written into your photo folders.",
                       wordWrap=True)
@@ -115,7 +120,8 @@ class SettingsDialog(QDialog):
             pretrained=pretrained or None,
             model_config=(self.config.text().strip() or None) if source == CUSTOM else None,
             device=self.device.currentText(),
-            data_dir=self.data_dir.text().strip() or None, workers=None)
+            data_dir=self.data_dir.text().strip() or None, workers=None,
+            read_text=self.read_text.isChecked())
 
 
 def ask_for_weights(parent, message: str) -> str | None:

@@ -143,7 +143,9 @@ class MainWindow(FolderJobs, QMainWindow):
         self.summary = QLabel()
         self.progress = IndexProgress()
         self.progress.cancel_requested.connect(lambda: self.backend.cancel_indexing())
+        self.reading = QLabel(visible=False, objectName="text-reading")
         self.statusBar().addWidget(self.summary, 1)
+        self.statusBar().addPermanentWidget(self.reading)
         self.statusBar().addPermanentWidget(self.progress)
 
     def _action(self, text: str, slot, shortcut=None) -> QAction:
@@ -167,6 +169,7 @@ class MainWindow(FolderJobs, QMainWindow):
         self.options, self.states, self.jobs = options, {}, 0
         self.progress.finish()
         backend = self.backend = Backend(lib, self)
+        backend.read_text = backend.read_text and getattr(options, "read_text", True)
         backend.index_started.connect(self._index_started)
         backend.index_progress.connect(lambda done, total, _: self.progress.update_count(done, total))
         backend.library_changed.connect(self._library_changed)
@@ -177,6 +180,8 @@ class MainWindow(FolderJobs, QMainWindow):
         backend.model_ready.connect(lambda name: self.say(f"Model ready: {name}"))
         backend.live.started.connect(self._live_started)
         backend.live.changed.connect(self._live_changed)
+        backend.text_progress.connect(self._text_progress)
+        backend.text_finished.connect(self._text_finished)
         if getattr(self, "model", None) is None:
             self.model = ResultsModel(backend.thumbs, self)
             self.grid.setModel(self.model)
@@ -198,6 +203,8 @@ class MainWindow(FolderJobs, QMainWindow):
             self.say("Loading the model… (a search typed now runs as soon as it is ready)")
             self.backend.warm_up()  # load the model now, so the first search is quick
         self.backend.live.start()  # the window is up: start watching (in the background)
+        if status["text_in_photos"]["to_read"]:
+            self.backend.read_texts()  # a pass cut short last time resumes
 
     def refresh_status(self) -> None:
         if self.backend is not None:

@@ -14,6 +14,7 @@ class SearchFilters:
     camera: str | None = None  # substring of "make model", case-insensitive
     tag: str | None = None  # a tag or person name, exact, case-insensitive
     has_caption: bool | None = None
+    has_text: bool | None = None  # text was read in the photo (signs, screens, labels)
 
     def active(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self))

@@ -2,7 +2,7 @@
 
 It is the library's shared state (``LibraryState``: catalog, model, index, …) with the
 services' operations on it under one roof; the work itself is done in ``indexing``, ``live``,
-``searching`` and ``reports``.
+``searching``, ``reading`` and ``reports``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from photofind.services import reports
 from photofind.services.indexing import Indexer, IndexReport
 from photofind.services.jobs import CancelToken, Progress
 from photofind.services.live import LiveUpdates
+from photofind.services.reading import ReadReport, TextPass
 from photofind.services.roots import root_present
 from photofind.services.searching import SearchEngine, SearchResult
 from photofind.services.state import LibraryState
@@ -32,6 +33,7 @@ class PhotoLibrary(LibraryState):
         self.indexer = Indexer(self)
         self.live = LiveUpdates(self, self.indexer)
         self.engine = SearchEngine(self)
+        self.text_pass = TextPass(self)
 
     # -- indexing ---------------------------------------------------------------------------
     def index(self, targets: Iterable[str | os.PathLike], progress: Progress | None = None,
@@ -46,6 +48,13 @@ class PhotoLibrary(LibraryState):
     def import_captions(self, csv_path: str | os.PathLike) -> tuple[int, list[str]]:
         with self.writing("importing captions"):
             return self.indexer.import_captions(csv_path)
+
+    def read_texts(self, progress: Progress | None = None, cancel: CancelToken | None = None,
+                   limit: int | None = None) -> ReadReport:
+        """Read the text in photos embedded but not read yet (services/reading.py). Holds no
+        writer lock: it writes only its own catalog rows, a batch per transaction, so it
+        never keeps another process's indexing waiting."""
+        return self.text_pass.read_texts(progress, cancel, limit)
 
     # -- live library (used by services/watch.py) ---------------------------------------------
     def move_paths(self, pairs: Iterable[tuple[str | os.PathLike, str | os.PathLike]]) -> int:

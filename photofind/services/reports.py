@@ -8,7 +8,9 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+from photofind import ocr
 from photofind.library.metadata import sidecar_paths
+from photofind.ocr.reader import ENGINE
 from photofind.services import artefacts
 from photofind.services.state import LibraryState
 
@@ -26,6 +28,7 @@ def status(state: LibraryState) -> dict:
         "roots": [{"path": p, "online": online, "photos": readable.get(rid, 0)}
                   for rid, p, _, online in catalog.roots()],
         "embeddings": catalog.model_keys(),
+        "text_in_photos": {**catalog.reading_counts(ENGINE), "off": not ocr.enabled()},
         "catalog_bytes": _size(catalog.path),
         "index_bytes": _size(index_file) if index_file else None,
         "errors_list": catalog.errors(),
@@ -47,6 +50,7 @@ def photo_details(state: LibraryState, photo: int | str | os.PathLike) -> dict |
         ("indexed" if catalog.is_embedded(row.id) else "waiting to be indexed")
     details["sidecars"] = [str(p) for p in sidecar_paths(row.file)]
     details["meta_warnings"] = row.meta_warnings.splitlines()
+    details["text_in_photo"] = catalog.reading(row.id)
     return details
 
 

@@ -1,5 +1,5 @@
-"""Answer a query: a text or an example photo through the vector index, fused with caption
-and tag matches, re-scored by a trained reranker, narrowed by filters; or, with filters
+"""Answer a query: a text or an example photo through the vector index, fused with caption,
+tag and text-in-photo matches (a quoted phrase must be in one of them), re-scored by a trained reranker, narrowed by filters; or, with filters
 alone, the matching photos newest first."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from photofind.search import terms as query_terms
 from photofind.search.filters import SearchFilters
 from photofind.search.hybrid import DEFAULT_TOP_K, fts_query, fuse
 from photofind.search.hybrid import rerank as rerank_hits
+from photofind.search.phrases import photos_with_phrase, split_quoted
 from photofind.services.state import Service
 
 
@@ -62,6 +63,12 @@ class SearchEngine(Service):
             return self._browse(allowed, k)
         if not self.catalog.counts()["photos"]:
             raise ValueError("The library is empty: index a folder first (photofind index DIR).")
+        phrases, rest = split_quoted(text) if has_text and image is None else ([], "")
+        holding: set[int] = set()
+        if phrases:  # "exit 12": only photos whose text, caption or tags hold the phrase
+            holding = self._holding(phrases)
+            allowed = holding if allowed is None else allowed & holding
+            text = rest or " ".join(phrases)  # what ranks them: the rest, or the phrase itself
         terms = query_terms.parse(text) if has_text and image is None else []
         combined = bool(terms) and not query_terms.is_plain(terms)
         if allowed is not None and not allowed:
@@ -108,7 +115,8 @@ class SearchEngine(Service):
                 continue
             row = self.catalog.photo(photo_id)
             if row is not None:
-                results.append(SearchResult(row, cosine[photo_id], photo_id in matched,
+                results.append(SearchResult(row, cosine[photo_id],
+                                            photo_id in matched or photo_id in holding,
                                             cross.get(photo_id)))
             if len(results) == k:
                 break
@@ -129,6 +137,14 @@ class SearchEngine(Service):
         if norm < 1e-6:
             raise query_terms.QueryError("the query's terms cancel each other out")
         return total / norm
+
+    def _holding(self, phrases: list[str]) -> set[int]:
+        """Photos whose texts hold every quoted phrase (forgiving OCR's slips)."""
+        found = None
+        for phrase in phrases:
+            ids = photos_with_phrase(phrase, self.catalog.vocabulary, self.catalog.texts_matching)
+            found = ids if found is None else found & ids
+        return found or set()
 
     def _text_matched(self, words: str) -> set[int]:
         """Photos whose captions or tags hold any of ``words`` (a negative term's)."""

@@ -250,6 +250,7 @@ class Service:
     """Base of the services working on a ``LibraryState``: its parts under short names."""
 
     catalog, pool, batch_size = _part("catalog"), _part("pool"), _part("batch_size")
+    data_dir = _part("data_dir")
     embedder, model_key = _part("embedder"), _part("model_key")
     vectors, tokens, reranker = _part("vectors"), _part("tokens"), _part("reranker")
 

@@ -21,6 +21,7 @@ class PhotoCriteria(Protocol):
     camera: str | None
     tag: str | None
     has_caption: bool | None
+    has_text: bool | None
 
 
 def where_clause(criteria: PhotoCriteria) -> tuple[str, list]:
@@ -49,6 +50,10 @@ def where_clause(criteria: PhotoCriteria) -> tuple[str, list]:
         clauses.append(("" if criteria.has_caption else "NOT ") +
                        "EXISTS (SELECT 1 FROM texts t WHERE t.photo_id = photos.id AND "
                        "t.kind IN ('caption','title'))")
+    if criteria.has_text is not None:
+        clauses.append(("" if criteria.has_text else "NOT ") +
+                       "EXISTS (SELECT 1 FROM texts t WHERE t.photo_id = photos.id AND "
+                       "t.kind = 'ocr')")
     return " AND ".join(clauses), args
 
 

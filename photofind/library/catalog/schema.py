@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -81,6 +81,19 @@ MIGRATIONS: dict[int, str] = {
     """,
     4: """
     ALTER TABLE photos ADD COLUMN meta_warnings TEXT NOT NULL DEFAULT ''
+    """,
+    5: """
+    CREATE TABLE text_reads(
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        size INTEGER NOT NULL,
+        mtime REAL NOT NULL,
+        engine TEXT NOT NULL,
+        read_at REAL NOT NULL,
+        lines INTEGER NOT NULL,
+        boxes TEXT NOT NULL DEFAULT '',
+        error TEXT
+    );
+    CREATE VIRTUAL TABLE texts_vocab USING fts5vocab(texts_fts, 'row')
     """,
 }
 

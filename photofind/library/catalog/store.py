@@ -14,6 +14,7 @@ import numpy as np
 
 from photofind.library import paths
 from photofind.library.catalog.criteria import PhotoCriteria, where_clause
+from photofind.library.catalog.reads import TextReadsTable
 from photofind.library.catalog.rows import PHOTO_COLUMNS, PhotoRow
 from photofind.library.catalog.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from photofind.library.catalog.texts import TextsTable
@@ -27,7 +28,7 @@ class CatalogTooNew(Exception):
     """The catalog was written by a newer photofind, whose schema this one cannot read."""
 
 
-class Catalog(TextsTable):
+class Catalog(TextsTable, TextReadsTable):
     """Thread-safe access to the catalog file (one connection, serialised by a lock)."""
 
     def __init__(self, path: str | Path):

@@ -12,9 +12,10 @@ class TextsTable:
     """What people wrote about their photos, each text with where it was read. Mixed into
     ``Catalog``, whose ``_query`` and transactions it uses."""
 
-    def set_texts(self, db: sqlite3.Connection, photo_id: int, items, keep_sources=("csv-import",)
-                  ) -> None:
-        """Replace a photo's texts read from its files; imported ones (CSV) are kept."""
+    def set_texts(self, db: sqlite3.Connection, photo_id: int, items,
+                  keep_sources=("csv-import", "ocr")) -> None:
+        """Replace a photo's texts read from its files' metadata; imported ones (CSV) and
+        the text read in the photo itself (OCR, renewed by its own pass) are kept."""
         marks = ",".join("?" * len(keep_sources))
         db.execute(f"DELETE FROM texts WHERE photo_id=? AND source NOT IN ({marks})",
                    (photo_id, *keep_sources))
