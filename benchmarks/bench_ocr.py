@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import random
 import re
@@ -77,13 +78,29 @@ def draw_words(path: Path, out: Path, words: str, size: int, rng: random.Random,
 
     photo = Image.open(path).convert("RGB")
     font_file = rng.choice(fonts)
-    font = ImageFont.truetype(font_file, size)
+    angle = rng.uniform(-15, 15)
     layer = Image.new("RGBA", photo.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
-    left, top, right, bottom = draw.textbbox((0, 0), words, font=font)
+    while True:  # the whole line stays in the photo, turned: fewer words, then a smaller size
+        font = ImageFont.truetype(font_file, size)
+        left, top, right, bottom = draw.textbbox((0, 0), words, font=font)
+        width, height = right - left + 16, bottom - top + 12
+        turned_w = width * math.cos(math.radians(abs(angle))) + \
+            height * math.sin(math.radians(abs(angle)))
+        turned_h = width * math.sin(math.radians(abs(angle))) + \
+            height * math.cos(math.radians(abs(angle)))
+        if turned_w <= photo.width - 20 and turned_h <= photo.height - 20:
+            break
+        if " " in words:
+            words = words.rsplit(" ", 1)[0]
+        else:
+            size = max(14, int(size * 0.9))
+            if size == 14:
+                break
+    cx = rng.uniform(10 + turned_w / 2, photo.width - 10 - turned_w / 2)
+    cy = rng.uniform(10 + turned_h / 2, photo.height - 10 - turned_h / 2)
+    x, y = cx - (right + left) / 2, cy - (bottom + top) / 2
     width, height = right - left, bottom - top
-    x = rng.randint(10, max(10, photo.width - width - 10))
-    y = rng.randint(10, max(10, photo.height - height - 10))
     style = rng.choice(["light box", "dark box", "plain", "outline"])
     if style.endswith("box"):
         light = style == "light box"
@@ -97,9 +114,7 @@ def draw_words(path: Path, out: Path, words: str, size: int, rng: random.Random,
         stroke = 2 if style == "outline" else 0
         draw.text((x, y), words, font=font, fill=colour, stroke_width=stroke,
                   stroke_fill=(0, 0, 0, 255) if colour[0] > 100 else (255, 255, 255, 255))
-    angle = rng.uniform(-15, 15)
-    layer = layer.rotate(angle, resample=Image.Resampling.BICUBIC,
-                         center=(x + width / 2, y + height / 2))
+    layer = layer.rotate(angle, resample=Image.Resampling.BICUBIC, center=(cx, cy))
     perspective = rng.random() < 1 / 3
     if perspective:
         layer = layer.transform(layer.size, Image.Transform.PERSPECTIVE,
@@ -107,6 +122,7 @@ def draw_words(path: Path, out: Path, words: str, size: int, rng: random.Random,
     Image.alpha_composite(photo.convert("RGBA"), layer).convert("RGB").save(
         out, "JPEG", quality=90)
     return {"file": out.name, "words": words.split(), "size": size, "style": style,
+            "width": round(turned_w),
             "angle": round(angle, 1), "perspective": perspective,
             "font": Path(font_file).stem}
 

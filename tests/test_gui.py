@@ -20,7 +20,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QFormLayout, QLabel  # noqa: E402
 
 from photofind.adapt.store import AdaptConfig  # noqa: E402
-from photofind.gui import live  # noqa: E402
+from photofind.gui import dialogs, live  # noqa: E402
 from photofind.gui import window as window_module  # noqa: E402
 from photofind.gui.settings import Settings  # noqa: E402
 from photofind.gui.window import EMPTY_LIBRARY, NO_MATCH, MainWindow  # noqa: E402
@@ -212,7 +212,7 @@ def test_settings_persist(qtbot, make_window):
 
 def test_missing_model_gets_a_friendly_way_out(qtbot, make_window, tmp_path, monkeypatch):
     asked = []
-    monkeypatch.setattr(window_module, "ask_for_weights",
+    monkeypatch.setattr(dialogs, "ask_for_weights",
                         lambda parent, message: asked.append(message))
     window = make_window(pretrained=str(tmp_path / "missing.safetensors"))
     folder = tmp_path / "photos"
@@ -487,3 +487,53 @@ def test_the_setting_turns_reading_text_off(qtbot, make_window, tmp_path, monkey
     window.apply_options(SimpleNamespace(**{**vars(window.options), "read_text": False}))
     assert window.settings.library_options().read_text is False
     assert window.backend.read_text is False
+
+
+def test_menus_follow_desktop_conventions_and_act(qtbot, make_window, monkeypatch):
+    from photofind.gui import menus
+
+    window = make_window()
+    bar = window.menuBar()
+    assert [a.text() for a in bar.actions()] == ["&File", "&Edit", "&View", "&Library", "&Help"]
+    entries = {a.text(): a for m in bar.actions() for a in m.menu().actions() if a.text()}
+    assert {"Add folder…", "Settings…", "Quit", "Find", "Select all results",
+            "Clear search and filters", "Adapt to my library…", "Look for changes",
+            "Keyboard shortcuts…", "About photofind"} <= set(entries)
+    keys = dict(menus.shortcut_rows(window))
+    assert keys["Quit"].startswith("Ctrl+Q") and keys["Add folder"] == "Ctrl+O"
+    assert keys["Find"] == "Ctrl+F"
+    box = menus.show_shortcuts(window)
+    assert "Ctrl+Q" in box.text() and "Add folder" in box.text()
+    box.close()
+    asked = []
+    monkeypatch.setattr(window, "choose_folder", lambda: asked.append("add"))
+    window.add_action.triggered.disconnect()
+    window.add_action.triggered.connect(window.choose_folder)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window.grid, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    assert asked == ["add"]
+    entries["Quit"].trigger()
+    qtbot.waitUntil(lambda: not window.isVisible())
+
+
+def test_clear_resets_the_score_slider_and_a_new_search_clears_a_stale_detail_pane(
+        qtbot, make_window, tmp_path):
+    window = make_window()
+    make_photos(tmp_path / "photos", 6)
+    indexed(qtbot, window, tmp_path / "photos", 6)
+    window.min_score.setValue(20)
+    window.filter_bar.clear_button.click()
+    assert window.min_score.value() == 0
+    window.grid.setCurrentIndex(window.model.index(0))
+    qtbot.waitUntil(lambda: window.detail.hit is not None, timeout=WAIT_MS)
+    window.filter_bar.camera.setText("no such camera")  # the photo shown is filtered out
+    qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=WAIT_MS)
+    assert window.detail.hit is None
+    assert "Select a photo" in window.detail.picture.text()
+    window.search.setText("beach")
+    window.min_score.setValue(30)
+    window.menu_actions["clear_filters"].trigger()
+    assert (window.search.text(), window.min_score.value()) == ("", 0)
+    assert not window.filter_bar.filters().active()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 6, timeout=WAIT_MS)

@@ -48,11 +48,13 @@ def test_words_drawn_in_photos_are_read_stored_and_found(tmp_path, tiny_model):
     cmyk = sign(photos / "cmyk.jpg", "MUSEUM", 3, mode="CMYK")
     plain = write_photo(photos / "plain.jpg", 4)
     Image.new("RGB", (6, 6), "white").save(photos / "tiny.png")
+    grey = np.asarray(Image.open(sign(tmp_path / "grey.jpg", "GARDEN", 10)).convert("L"))
+    Image.fromarray(grey.astype(np.uint16) * 257).save(photos / "grey16.png")  # 16-bit grey
     lib = PhotoLibrary(tmp_path / "data", model=tiny_model, workers=0)
     try:
         lib.index([photos])
         report = lib.read_texts()
-        assert (report.read, report.with_text, report.failed) == (5, 3, 1), report
+        assert (report.read, report.with_text, report.failed) == (6, 4, 1), report
         assert report.problems == [(str(photos / "tiny.png"),
                                     "too small to hold readable text (6×6)")]
         words = {Path(p).name: r["lines"] for p, r in readings(tmp_path / "data").items()}
@@ -60,6 +62,7 @@ def test_words_drawn_in_photos_are_read_stored_and_found(tmp_path, tiny_model):
         assert " ".join(line["text"] for line in words["turned.jpg"]) == "BAKERY 24"  # upright
         assert " ".join(line["text"] for line in words["cmyk.jpg"]) == "MUSEUM"
         assert words["plain.jpg"] == []
+        assert " ".join(line["text"] for line in words["grey16.png"]) == "GARDEN"
         box = words["harbour.jpg"][0]["box"]  # where the line is, in the photo's pixels
         assert 20 <= min(x for x, _ in box) <= 60 and 100 <= min(y for _, y in box) <= 140
 
@@ -76,12 +79,12 @@ def test_words_drawn_in_photos_are_read_stored_and_found(tmp_path, tiny_model):
         assert all(r.text_match for r in lib.search('"harbour market"'))
         from photofind.search.filters import SearchFilters
         assert sorted(found("photo", filters=SearchFilters(has_text=True))) == \
-            ["cmyk.jpg", "harbour.jpg", "turned.jpg"]
+            ["cmyk.jpg", "grey16.png", "harbour.jpg", "turned.jpg"]
         details = lib.photo_details(str(harbour))
         assert [t["source"] for t in details["texts"]] == ["ocr"]
         assert details["text_in_photo"]["lines"][0]["text"] == "HARBOUR MARKET"
         counts = lib.status()["text_in_photos"]
-        assert (counts["read"], counts["with_text"], counts["to_read"]) == (5, 3, 0)
+        assert (counts["read"], counts["with_text"], counts["to_read"]) == (6, 4, 0)
 
         assert lib.read_texts().read == 0  # nothing is read twice
         sign(cmyk, "LIBRARY", 3)  # the file changes: re-indexed, then read again
@@ -226,3 +229,13 @@ def test_reader_reads_an_array_and_skips_noise():
     assert lines[0].score > 0.9
     noise = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
     assert TextReader(threads=1).read_array(noise) == []
+
+
+@pytest.mark.parametrize("read, stored", [
+    ("RING4107", "RING 4107"), ("seatSUNFLOWERS", "seat SUNFLOWERS"), ("cheek5891", "cheek 5891"),
+    ("MP3", "MP3"), ("A4", "A4"), ("iPhone", "iPhone"), ("McDonald", "McDonald"),
+    ("Platform 9", "Platform 9")])
+def test_spaces_the_recogniser_drops_between_words_are_put_back(read, stored):
+    from photofind.ocr.reader import respace
+
+    assert respace(read) == stored

@@ -92,6 +92,7 @@ class FilterBar(QToolBar):
                 self.addWidget(QLabel(f"  {label} "))
             self.addWidget(widget)
         self.set_roots([])
+        self._extra = False
         self.inputs = (self.date_from, self.date_to, self.camera, self.tag, self.caption)
         for signal in (self.date_from.dateChanged, self.date_to.dateChanged,
                        self.camera.textChanged, self.tag.currentTextChanged,
@@ -153,5 +154,11 @@ class FilterBar(QToolBar):
             self.tag.setEditText(text)
 
     def _changed(self) -> None:
-        self.clear_button.setEnabled(self.filters().active())
+        self.clear_button.setEnabled(self.filters().active() or self._extra)
         self.changed.emit()
+
+    def allow_clear(self, extra: bool) -> None:
+        """Something beside the bar is set (the window's score slider), which Clear resets
+        too: Clear stays clickable while it is."""
+        self._extra = extra
+        self.clear_button.setEnabled(self.filters().active() or extra)

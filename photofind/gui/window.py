@@ -27,13 +27,14 @@ from photofind.embed.spec import ModelUnavailable
 from photofind.gui.actions import PhotoActions
 from photofind.gui.backend import Backend
 from photofind.gui.detail import DetailPane
+from photofind.gui.dialogs import WindowDialogs
 from photofind.gui.filter_bar import FilterBar
 from photofind.gui.folder_jobs import FolderJobs
+from photofind.gui.menus import build_menus
 from photofind.gui.progress import IndexProgress
 from photofind.gui.queries import Hit, Query, results_header, summary_text, with_term
 from photofind.gui.results import HIT_ROLE, ResultsModel, ResultsView
 from photofind.gui.settings import Settings, model_label
-from photofind.gui.settings_dialog import SettingsDialog, ask_for_weights
 from photofind.gui.sidebar import FolderSidebar
 from photofind.services.options import open_library
 
@@ -43,10 +44,9 @@ INDEXING_EMPTY = "Indexing your photos…\nthey appear here as soon as they are 
 NO_MATCH = "No photos match — try fewer words"
 NO_FILTER_MATCH = "No photos match these filters"
 LIVE_POLL_MS = 1000  # how often the sidebar asks the watcher for each folder's state
-MODEL_KEYS = ("model", "pretrained", "model_config")
 
 
-class MainWindow(FolderJobs, QMainWindow):
+class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
     def __init__(self, settings: Settings, overrides=None):
         super().__init__()
         self.settings, self.overrides = settings, overrides
@@ -94,7 +94,8 @@ class MainWindow(FolderJobs, QMainWindow):
         self.settings_action = self._action("Settings…", self.open_settings, "Ctrl+,")
         self.adapt_action = self._action("Adapt to my library…", self.open_adapt)
         self.rescan_action = self._action("Look for changes", self.rescan_all, "F5")
-        self._action("Find", self.search.setFocus, QKeySequence.StandardKey.Find)
+        self.find_action = self._action("Find", self.search.setFocus,
+                                        QKeySequence.StandardKey.Find)
         self.adapt_action.setToolTip("Teach the model your own captions and tags")
         self.addActions(self.photo_actions.all)
 
@@ -113,6 +114,7 @@ class MainWindow(FolderJobs, QMainWindow):
         self.filter_bar = FilterBar()
         self.filter_bar.changed.connect(self.debounce.start)
         self.filter_bar.folder_chosen.connect(self._folder_selected)
+        self.filter_bar.clear_button.clicked.connect(lambda: self.min_score.setValue(0))
         self.addToolBar(self.filter_bar)
 
         self.sidebar = FolderSidebar()
@@ -147,6 +149,7 @@ class MainWindow(FolderJobs, QMainWindow):
         self.statusBar().addWidget(self.summary, 1)
         self.statusBar().addPermanentWidget(self.reading)
         self.statusBar().addPermanentWidget(self.progress)
+        self.menu_actions = build_menus(self)
 
     def _action(self, text: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -249,6 +252,8 @@ class MainWindow(FolderJobs, QMainWindow):
 
     def _min_score_changed(self, value: int) -> None:
         self.min_score_label.setText(f"{value / 100:.2f}" if value else "any ")
+        if hasattr(self, "filter_bar"):
+            self.filter_bar.allow_clear(bool(value))
         if self.backend is not None and not self._query().browsing:
             self.debounce.start()
 
@@ -273,6 +278,14 @@ class MainWindow(FolderJobs, QMainWindow):
         self.search.setText(text)  # typing's handler leaves "find similar"
         self.run_search()
 
+    def clear_all(self) -> None:
+        """Back to the whole library: no words, no example photo, no filters, any score."""
+        self.search.clear()
+        self.similar_to = None
+        self.filter_bar.clear()
+        self.min_score.setValue(0)
+        self.run_search()
+
     def clear_similar(self) -> None:
         self.similar_to = None
         self.run_search()
@@ -288,6 +301,9 @@ class MainWindow(FolderJobs, QMainWindow):
         shown = self.detail.hit and self.model.row_of(self.detail.hit.photo.id)
         if shown is not None:  # keep the photo in the detail pane selected, with its new score
             self.grid.setCurrentIndex(self.model.index(shown))
+        elif self.detail.hit is not None:  # not among the new results: no stale details
+            self.detail.show_hit(None)
+            self.photo_actions.set_enabled(False)
         self.grid.scrollToTop()  # new results start at the best match
 
     def _search_failed(self, serial: int, exc) -> None:
@@ -330,55 +346,9 @@ class MainWindow(FolderJobs, QMainWindow):
         menu.addActions(self.photo_actions.all)
         menu.exec(self.grid.viewport().mapToGlobal(pos))
 
-    # -- dialogs and problems -------------------------------------------------------------------
-    def open_settings(self) -> None:
-        dialog = SettingsDialog(self.options, self)
-        if dialog.exec():
-            self.apply_options(dialog.options())
-
-    def apply_options(self, options: SimpleNamespace) -> None:
-        """Save and switch to new options; a new model re-embeds every folder."""
-        model_changed = any(getattr(options, k) != getattr(self.options, k) for k in MODEL_KEYS)
-        self.settings.save_library_options(options)
-        self.overrides = None
-        if self.open_backend(options) and model_changed:
-            self.backend.status(lambda status: self.add_paths([r["path"] for r in
-                                                               status["roots"]]))
-
-    def open_adapt(self) -> None:
-        if self.adapt_dialog is not None and self.adapt_dialog.state == "running":
-            self.adapt_dialog.raise_()
-            return
-        from photofind.gui.adapt_dialog import AdaptDialog  # torch: only when adapting
-
-        dialog = AdaptDialog(self.backend, self.adapt_options, self)
-        dialog.model_changed.connect(self.run_search)
-        dialog.model_changed.connect(self.refresh_status)
-        dialog.show()
-        self.adapt_dialog = dialog
-
     def say(self, text: str) -> None:
         """A passing status-bar message (the library summary returns after it)."""
         self.statusBar().showMessage(text, 10_000)
-
-    def _problem(self, exc: Exception) -> None:
-        """Explain a failure in words; a missing model gets a way out (a local file)."""
-        if self.on_problem is not None:
-            self.on_problem(exc)
-            return
-        if not isinstance(exc, ModelUnavailable):
-            QMessageBox.warning(self, "photofind", str(exc))
-            return
-        self.say("The search model is not available: choose one in Settings…")
-        if self._asking_for_model:
-            return
-        self._asking_for_model = True
-        try:
-            weights = ask_for_weights(self, str(exc))
-        finally:
-            self._asking_for_model = False
-        if weights:
-            self.apply_options(SimpleNamespace(**{**vars(self.options), "pretrained": weights}))
 
     # -- remembering --------------------------------------------------------------------------
     def restore_state(self) -> None:

@@ -33,6 +33,17 @@ class TextLine:
         return {"text": self.text, "score": round(self.score, 3), "box": self.box}
 
 
+_JOINED = re.compile(r"(?<=[^\W\d_]{2})(?=\d{2})|(?<=\d{2})(?=[^\W\d_]{2})"
+                     r"|(?<=[^\W\d_]{2}[a-z])(?=[A-Z][A-Z]{2})")
+
+
+def respace(text: str) -> str:
+    """Put back the spaces the recogniser drops between narrowly spaced words: "RING4107" →
+    "RING 4107", "seatSUNFLOWERS" → "seat SUNFLOWERS"; short mixes such as "MP3", "A4" or
+    "iPhone" stay whole."""
+    return _JOINED.sub(" ", text)
+
+
 class OcrUnavailable(RuntimeError):
     """RapidOCR (or its ONNX Runtime) is not installed: the pass is skipped, said once."""
 
@@ -65,7 +76,7 @@ class TextReader:
         texts, scores, boxes = result.txts or (), result.scores or (), result.boxes
         lines = []
         for i, (text, score) in enumerate(zip(texts, scores)):
-            text = " ".join(text.split())
+            text = respace(" ".join(text.split()))
             if score < MIN_SCORE or not _WORDY.search(text):
                 continue
             box = tuple((int(x), int(y)) for x, y in boxes[i]) if boxes is not None else ()

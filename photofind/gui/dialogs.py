@@ -1,0 +1,64 @@
+"""The main window's dialogs: settings, adapting, and a failure explained in words (a
+missing model gets a way out: a local weights file).
+
+A mixin of ``MainWindow`` (it uses the window's backend, options and status bar), kept apart
+so the window module reads as search and results.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from PySide6.QtWidgets import QMessageBox
+
+from photofind.embed.spec import ModelUnavailable
+from photofind.gui.settings_dialog import SettingsDialog, ask_for_weights
+
+MODEL_KEYS = ("model", "pretrained", "model_config")
+
+
+class WindowDialogs:
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.options, self)
+        if dialog.exec():
+            self.apply_options(dialog.options())
+
+    def apply_options(self, options: SimpleNamespace) -> None:
+        """Save and switch to new options; a new model re-embeds every folder."""
+        model_changed = any(getattr(options, k) != getattr(self.options, k) for k in MODEL_KEYS)
+        self.settings.save_library_options(options)
+        self.overrides = None
+        if self.open_backend(options) and model_changed:
+            self.backend.status(lambda status: self.add_paths([r["path"] for r in
+                                                               status["roots"]]))
+
+    def open_adapt(self) -> None:
+        if self.adapt_dialog is not None and self.adapt_dialog.state == "running":
+            self.adapt_dialog.raise_()
+            return
+        from photofind.gui.adapt_dialog import AdaptDialog  # torch: only when adapting
+
+        dialog = AdaptDialog(self.backend, self.adapt_options, self)
+        dialog.model_changed.connect(self.run_search)
+        dialog.model_changed.connect(self.refresh_status)
+        dialog.show()
+        self.adapt_dialog = dialog
+
+    def _problem(self, exc: Exception) -> None:
+        """Explain a failure in words; a missing model gets a way out (a local file)."""
+        if self.on_problem is not None:
+            self.on_problem(exc)
+            return
+        if not isinstance(exc, ModelUnavailable):
+            QMessageBox.warning(self, "photofind", str(exc))
+            return
+        self.say("The search model is not available: choose one in Settings…")
+        if self._asking_for_model:
+            return
+        self._asking_for_model = True
+        try:
+            weights = ask_for_weights(self, str(exc))
+        finally:
+            self._asking_for_model = False
+        if weights:
+            self.apply_options(SimpleNamespace(**{**vars(self.options), "pretrained": weights}))
