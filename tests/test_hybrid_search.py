@@ -11,6 +11,8 @@ import sys
 import pytest
 from PIL import Image
 
+from photofind.search.filters import SearchFilters
+
 from conftest import make_photos
 
 XMP = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
@@ -70,6 +72,29 @@ def test_a_name_the_model_cannot_know_is_found_by_its_tag(tagged):
     vector_only = library.search("Emma at the beach", k=12, hybrid=False)
     assert not any(r.text_match for r in vector_only)
     assert library.search("桜", k=3)[0].path == str(photos[5])  # non-ASCII words match
+
+
+def test_one_match_number_follows_the_order_shown(tagged):
+    library, photos, _ = tagged
+    results = library.search("Emma at the beach", k=12)
+    shown = [r.relevance for r in results]
+    assert all(isinstance(v, int) and 0 <= v <= 100 for v in shown)
+    assert shown == sorted(shown, reverse=True)  # the order a person sees, never a dip
+    lifted = results[0]  # lifted by its tag above photos the model scores higher
+    assert lifted.text_match and lifted.score < max(r.score for r in results[1:])
+    assert lifted.relevance == max(shown)  # yet it never shows less than those below it
+    assert lifted.as_dict()["relevance"] == lifted.relevance
+    assert [r.relevance for r in library.search(None, k=3, filters=SearchFilters(
+        camera="canon"))] == [None] * 3  # listing by filters: no match to show
+
+
+def test_relevance_maps_cosines_and_never_rises_down_the_list():
+    from photofind.search.relevance import CEILING, FLOOR, relevances
+
+    assert relevances([CEILING + 0.1, FLOOR - 0.3]) == [100, 0]
+    assert relevances([0.10, 0.30, 0.20]) == [83, 83, 50]  # a lifted photo shows what it overtook
+    assert relevances([None, 0.2, None]) == [None, 50, None]
+    assert relevances([]) == []
 
 
 def test_filters_narrow_results_and_work_without_a_query(tagged, tmp_path):

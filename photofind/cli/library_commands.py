@@ -67,7 +67,7 @@ def cmd_search(lib, args) -> int:
     elif not results:
         print("No photos match — try fewer words, or index a folder first.")
     for rank, result in enumerate([] if args.json else results, 1):
-        score = "      " if result.score is None else f"{result.score:6.3f}"
+        score = "   " if result.relevance is None else f"{result.relevance:3d}"
         mark = "T" if result.text_match else " "
         date = (result.photo.taken_at or "")[:10]
         away = "  (offline: its drive or folder is not there now)" if result.offline else ""

@@ -10,6 +10,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen
 
+from photofind.gui import platform_check
 from photofind.gui.settings import APPLICATION, ORGANIZATION, Settings
 
 
@@ -42,6 +43,9 @@ def splash_pixmap(app: QApplication) -> QPixmap:
 
 
 def run_app(args) -> int:
+    if QApplication.instance() is None and (trouble := platform_check.problem()):
+        print(trouble, file=sys.stderr)  # Qt would abort with a hint about plugins
+        return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)

@@ -115,8 +115,8 @@ class DetailPane(QScrollArea):
 
 
 def match_facts(hit: Hit) -> list[tuple[str, str]]:
-    """Why a result is where it is: its similarity, a caption/tag match, the re-ranker."""
-    facts = [] if hit.score is None else [("Score", f"{hit.score:.3f}")]
+    """Why a result is where it is: how well it matches, a word match, the re-ranker."""
+    facts = [] if hit.relevance is None else [("Match", f"{hit.relevance} of 100")]
     if hit.text_match:
         facts.append(("Matched", "your words in its captions, tags or text"))
     if hit.rerank_score is not None:

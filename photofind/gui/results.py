@@ -82,7 +82,7 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbs.pixmap(hit.photo)
         if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [hit.photo.path] + ([] if hit.score is None else [f"score {hit.score:.3f}"])
+            lines = [hit.photo.path] + ([] if hit.relevance is None else [match_line(hit)])
             lines += [tip for _, tip in badges(hit)]
             return "\n".join(lines)
         if role == HIT_ROLE:
@@ -126,8 +126,8 @@ class ResultDelegate(QStyledItemDelegate):
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         painter.setPen(option.palette.color(role))
         score_w = 0
-        if hit.score is not None:
-            score = f"{hit.score:.2f}"
+        if hit.relevance is not None:
+            score = f"{hit.relevance}"
             score_w = option.fontMetrics.horizontalAdvance(score) + 8
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignRight |
                              Qt.AlignmentFlag.AlignVCenter, score)
@@ -138,11 +138,17 @@ class ResultDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+def match_line(hit: Hit) -> str:
+    """The tooltip's explanation of the number under a result."""
+    return (f"match {hit.relevance} of 100: how close the picture is to what you asked for, "
+            "lifted by your words in its captions, tags or text; results are in this order")
+
+
 def badges(hit: Hit) -> list[tuple[str, str]]:
     """(badge, tooltip line) for what lifted this result besides the picture itself."""
     found = []
     if hit.text_match:
-        found.append(("words", "matched your words in its captions or tags"))
+        found.append(("words", "matched your words in its captions, tags or text"))
     if hit.rerank_score is not None:
         found.append(("re-ranked", f"re-ranked ({hit.rerank_score:+.2f} to its score)"))
     if hit.offline:

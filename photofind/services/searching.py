@@ -17,6 +17,7 @@ from photofind.search.filters import SearchFilters
 from photofind.search.hybrid import DEFAULT_TOP_K, fts_query, fuse
 from photofind.search.hybrid import rerank as rerank_hits
 from photofind.search.phrases import photos_with_phrase, split_quoted
+from photofind.search.relevance import relevances
 from photofind.services.state import Service
 
 
@@ -27,6 +28,7 @@ class SearchResult:
     text_match: bool = False  # a caption or tag matched the query words
     rerank_score: float | None = None  # what reranking added to the cosine, when it ran
     offline: bool = False  # in a folder that is not there now (an unplugged drive)
+    relevance: int | None = None  # 0-100, following the order (search/relevance.py)
 
     @property
     def path(self) -> str:
@@ -36,8 +38,9 @@ class SearchResult:
         row = asdict(self.photo)
         row.pop("raw_path")
         score = None if self.score is None else round(self.score, 6)
-        return {"path": self.path, "score": score, "text_match": self.text_match,
-                "rerank_score": self.rerank_score, "offline": self.offline, **row}
+        return {"path": self.path, "score": score, "relevance": self.relevance,
+                "text_match": self.text_match, "rerank_score": self.rerank_score,
+                "offline": self.offline, **row}
 
 
 def _words(terms: list[query_terms.Term], positive: bool) -> str:
@@ -120,6 +123,8 @@ class SearchEngine(Service):
                                             cross.get(photo_id)))
             if len(results) == k:
                 break
+        for result, shown in zip(results, relevances([r.score for r in results])):
+            result.relevance = shown
         return self._mark_offline(results)
 
     def _combine(self, terms: list[query_terms.Term]) -> np.ndarray:
