@@ -219,11 +219,11 @@ def test_a_folder_vanishing_mid_index_is_one_line(tmp_path, tiny_model, capsys):
     class FolderVanishes:
         """The real library, whose folder "trip" is deleted once the first photo is read."""
 
-        def index(self, targets, progress=None):
+        def index(self, targets, progress=None, retry=False):
             def vanish(done, total, path):
                 shutil.rmtree(gone, ignore_errors=True)
                 progress(done, total, path)
-            return library.index(targets, progress=vanish)
+            return library.index(targets, progress=vanish, retry=retry)
 
     try:
         status = library_commands.cmd_index(FolderVanishes(), Namespace(paths=[tmp_path / "lib"]))

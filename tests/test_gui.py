@@ -537,3 +537,48 @@ def test_clear_resets_the_score_slider_and_a_new_search_clears_a_stale_detail_pa
     assert (window.search.text(), window.min_score.value()) == ("", 0)
     assert not window.filter_bar.filters().active()
     qtbot.waitUntil(lambda: window.model.rowCount() == 6, timeout=WAIT_MS)
+
+
+def test_a_named_data_folder_keeps_the_apps_state_beside_it(qtbot, tmp_path):
+    from photofind.gui.app import settings_for
+
+    settings = settings_for(SimpleNamespace(data_dir=str(tmp_path / "lib-a")))
+    settings.set("search/last_query", "red kayak")
+    settings.store.sync()
+    assert (tmp_path / "lib-a" / "app-settings.ini").exists()
+    again = settings_for(SimpleNamespace(data_dir=str(tmp_path / "lib-a")))
+    assert again.get("search/last_query") == "red kayak"
+    other = settings_for(SimpleNamespace(data_dir=str(tmp_path / "lib-b")))
+    assert other.get("search/last_query") is None
+
+
+def test_status_window_lists_unreadable_photos_and_tries_them_again(qtbot, make_window,
+                                                                    tmp_path):
+    folder = tmp_path / "photos"
+    make_photos(folder, 3)
+    broken = folder / "half.jpg"
+    whole = (folder / "photo-0000.jpg").read_bytes()
+    broken.write_bytes(whole[: len(whole) // 3])
+    window = make_window()
+    indexed(qtbot, window, folder, 3)
+    qtbot.waitUntil(lambda: window.photo_count == 3, timeout=WAIT_MS)
+    window.menu_actions["status"].trigger()
+    qtbot.waitUntil(lambda: getattr(window, "status_dialog", None) is not None, timeout=WAIT_MS)
+    dialog = window.status_dialog
+    assert "3 photos searchable, 1 could not be read" in dialog.summary.text()
+    assert dialog.problems.rowCount() == 1
+    assert dialog.problems.item(0, 0).text() == "half.jpg"
+    assert "truncated" in dialog.problems.item(0, 1).text()
+    assert dialog.folders.item(0, 2).text() == "connected"
+    catalog = window.backend.lib.catalog
+
+    def tried_at() -> float:
+        return catalog.photo_by_path(broken).indexed_at
+
+    first = tried_at()
+    window.rescan_action.trigger()  # "Look for changes": an unchanged failure is not re-read
+    qtbot.waitUntil(lambda: window.jobs == 0, timeout=WAIT_MS)
+    assert tried_at() == first
+    dialog.retry.click()  # "Try again": it is, though unchanged
+    qtbot.waitUntil(lambda: window.jobs == 0 and tried_at() > first, timeout=WAIT_MS)
+    assert "truncated" in catalog.photo_by_path(broken).error  # and says why once more

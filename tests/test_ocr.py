@@ -203,6 +203,9 @@ def test_reading_runs_below_everything_else(tmp_path):
     ("café", "CAFE", True),  # accents
     ("stop", "stoop", False),  # short words must be exact
     ("main street", "street main", False),
+    ("12345", "12346", False),  # numbers exactly: a race number's neighbour is not it
+    ("straße", "STRASSE", False),  # as FTS5 folds: ß stays ß
+    ("straße", "Straße", True),
 ])
 def test_quoted_phrases_forgive_ocr_slips_only_where_they_should(phrase, text, found):
     vocabulary = phrases.words_of(text)

@@ -24,7 +24,7 @@ def cmd_index(lib, args) -> int:
         bar.n = done
         bar.refresh()
 
-    report = lib.index(args.paths, progress=progress)
+    report = lib.index(args.paths, progress=progress, retry=getattr(args, "retry", False))
     bar.close()
     print(f"Indexed: {report.summary()}.")
     for path, reason in report.grouped_problems():

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", help="add folders and bring the index up to date")
     index.add_argument("paths", nargs="+")
+    index.add_argument("--retry", action="store_true",
+                       help="try unreadable photos again even if unchanged")
     index.add_argument("--no-text", dest="read_text", action="store_false",
                        default=reading_enabled(),
                        help="do not read the text in the photos afterwards (signs, screens; "

@@ -42,6 +42,19 @@ def splash_pixmap(app: QApplication) -> QPixmap:
     return card
 
 
+def settings_for(args) -> Settings:
+    """The app's settings and state (window, last query): beside the library when a data
+    folder is named on the command line, so two libraries keep their own; else the user's
+    config folder."""
+    data_dir = getattr(args, "data_dir", None)
+    if not data_dir:
+        return Settings()
+    from PySide6.QtCore import QSettings
+
+    path = Path(data_dir).expanduser() / "app-settings.ini"
+    return Settings(QSettings(str(path), QSettings.Format.IniFormat))
+
+
 def run_app(args) -> int:
     if QApplication.instance() is None and (trouble := platform_check.problem()):
         print(trouble, file=sys.stderr)  # Qt would abort with a hint about plugins
@@ -59,7 +72,7 @@ def run_app(args) -> int:
     # Runtime, no torch once the model was exported) and queues what is typed meanwhile.
     from photofind.gui.window import MainWindow
 
-    window = MainWindow(Settings(), overrides=args)
+    window = MainWindow(settings_for(args), overrides=args)
     window.show()
     splash.finish(window)
     return app.exec()

@@ -67,8 +67,8 @@ class IndexWorker(QObject):
         self.skip_through = last_ticket
         self.token.cancel()
 
-    @Slot(list, int)
-    def index(self, targets: list, ticket: int) -> None:
+    @Slot(list, int, bool)
+    def index(self, targets: list, ticket: int, retry: bool = False) -> None:
         self.token = CancelToken()  # before the check: a cancel in between still lands
         if ticket <= self.skip_through:
             self.finished.emit(None, targets)
@@ -78,7 +78,8 @@ class IndexWorker(QObject):
             _ = self.lib.vectors  # the model and index, loaded on first use
             settle_heap()
             with self.write_lock:
-                report = self.lib.index(targets, progress=self._progress, cancel=self.token)
+                report = self.lib.index(targets, progress=self._progress, cancel=self.token,
+                                        retry=retry)
         except Exception as exc:  # noqa: BLE001 - shown to the person, not raised into Qt
             self.failed.emit(exc, targets)
         else:
@@ -185,7 +186,7 @@ class Backend(QObject):
     model_ready = Signal(str)
     text_progress = Signal(int, int)
     text_finished = Signal(object)
-    _index_requested = Signal(list, int)
+    _index_requested = Signal(list, int, bool)
     _text_requested = Signal()
     _forget_requested = Signal(str)
     _search_requested = Signal(int, object)
@@ -235,9 +236,9 @@ class Backend(QObject):
         self._closing = False
 
     # -- requests (UI thread) ---------------------------------------------------------------
-    def index(self, targets: list[str]) -> None:
+    def index(self, targets: list[str], retry: bool = False) -> None:
         self.tickets += 1
-        self._index_requested.emit(list(targets), self.tickets)
+        self._index_requested.emit(list(targets), self.tickets, retry)
 
     def cancel_indexing(self) -> None:
         self.indexer.cancel_all(self.tickets)

@@ -62,3 +62,20 @@ class WindowDialogs:
             self._asking_for_model = False
         if weights:
             self.apply_options(SimpleNamespace(**{**vars(self.options), "pretrained": weights}))
+
+    def open_status(self) -> None:
+        """The library's status in a window (built from a fresh ``status``)."""
+        from photofind.gui.status_dialog import StatusDialog
+
+        def show(status: dict) -> None:
+            self.status_dialog = StatusDialog(status, self.retry_unreadable, self)
+            self.status_dialog.show()
+
+        if self.backend is not None:
+            self.backend.status(show)
+
+    def retry_unreadable(self) -> None:
+        """Index every folder again, reading the photos that failed even if unchanged."""
+        roots = [root["path"] for root in self.roots if root["online"]]
+        if roots:
+            self.add_paths(roots, retry=True)

@@ -16,8 +16,9 @@ from photofind.gui.live import brief, changed_anything
 
 class FolderJobs:
     # -- indexing -------------------------------------------------------------------------
-    def add_paths(self, paths: list[str]) -> None:
-        """Index folders (and single photos) now, in the background, in the order given."""
+    def add_paths(self, paths: list[str], retry: bool = False) -> None:
+        """Index folders (and single photos) now, in the background, in the order given
+        (``retry``: unreadable photos are read again even if unchanged)."""
         paths = [os.path.abspath(p) for p in paths if os.path.exists(p)]
         if not paths:
             return
@@ -27,7 +28,7 @@ class FolderJobs:
         self.jobs += 1
         if self.jobs == 1:
             self.progress.preparing("Waiting…")
-        self.backend.index(paths)
+        self.backend.index(paths, retry)
         self._show_folders()
         self._update_empty_text()
 

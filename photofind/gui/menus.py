@@ -22,6 +22,7 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
         "shortcuts": _action(window, SHORTCUTS_TITLE + "…", lambda: show_shortcuts(window),
                              QKeySequence.StandardKey.HelpContents, "F1"),
         "about": _action(window, "About photofind", lambda: show_about(window)),
+        "status": _action(window, "Library status…", window.open_status, "Ctrl+I"),
     }
     file_menu = bar.addMenu("&File")
     file_menu.addAction(window.add_action)
@@ -37,6 +38,7 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
     library = bar.addMenu("&Library")
     library.addAction(window.adapt_action)
     library.addAction(window.rescan_action)
+    library.addAction(made["status"])
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(made["shortcuts"])
     help_menu.addAction(made["about"])
@@ -45,8 +47,13 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
 
 def _action(window, text: str, slot, *shortcuts) -> QAction:
     action = QAction(text, window)
-    keys = [QKeySequence(s) for s in shortcuts]
-    action.setShortcuts([k for k in keys if not k.isEmpty()])
+    keys: dict[str, QKeySequence] = {}  # a standard key is often one of the others too
+    for shortcut in shortcuts:
+        for key in (QKeySequence.keyBindings(shortcut)
+                    if isinstance(shortcut, QKeySequence.StandardKey) else [QKeySequence(shortcut)]):
+            if not key.isEmpty():
+                keys.setdefault(key.toString(), key)
+    action.setShortcuts(list(keys.values()))
     action.triggered.connect(slot)
     window.addAction(action)
     return action

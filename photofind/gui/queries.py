@@ -61,6 +61,8 @@ def describe_filters(filters: SearchFilters) -> str:
         parts.append(f"tagged “{filters.tag}”")
     if filters.has_caption is not None:
         parts.append("with a caption" if filters.has_caption else "without a caption")
+    if filters.has_text:
+        parts.append("with text in the photo")
     return ", ".join(parts)
 
 

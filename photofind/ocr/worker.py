@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 
@@ -32,14 +33,15 @@ def lowest_priority() -> None:
 
 
 def _serve(parent_pid: int, conn: Connection, threads: int | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     follow_parent(parent_pid)
     lowest_priority()
-    from photofind.ocr.reader import OcrUnavailable, TextReader
+    from photofind.ocr.reader import TextReader
 
     try:
         reader = TextReader(threads)
-    except OcrUnavailable as exc:
-        conn.send(("unavailable", str(exc)))
+    except Exception as exc:  # noqa: BLE001 - not installed, or its models fail to load
+        conn.send(("unavailable", f"{exc}"))
         return
     conn.send(("ready", None))
     while True:

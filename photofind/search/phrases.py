@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 FUZZY_FROM = 5  # words this long or longer may be one edit away
 _QUOTED = re.compile(r'"([^"]*)"|“([^”]*)”')
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"[^\W_]+")  # FTS5's unicode61 splits on "_" too
 
 
 def split_quoted(query: str) -> tuple[list[str], str]:
@@ -29,7 +29,7 @@ def split_quoted(query: str) -> tuple[list[str], str]:
 
 def words_of(text: str) -> list[str]:
     """``text``'s words as FTS5 stores them: case-folded, accents removed."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    decomposed = unicodedata.normalize("NFD", text.lower())  # as FTS5: "straße" stays
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _WORD.findall(plain)
 
@@ -38,7 +38,8 @@ def near(word: str, other: str) -> bool:
     """Equal, or (for words of ``FUZZY_FROM`` letters or more) one edit apart."""
     if word == other:
         return True
-    if len(word) < FUZZY_FROM or abs(len(word) - len(other)) > 1:
+    if len(word) < FUZZY_FROM or abs(len(word) - len(other)) > 1 or \
+            any(c.isdigit() for c in word):  # numbers (race numbers, postcodes) exactly
         return False
     if len(word) == len(other):
         return sum(a != b for a, b in zip(word, other)) == 1
@@ -50,7 +51,7 @@ def near(word: str, other: str) -> bool:
 def spellings(word: str, vocabulary: Callable[[int, int], Iterable[str]]) -> list[str]:
     """``word`` and the indexed words near it. ``vocabulary(shortest, longest)`` lists the
     indexed words of those lengths."""
-    if len(word) < FUZZY_FROM:
+    if len(word) < FUZZY_FROM or any(c.isdigit() for c in word):
         return [word]
     return [word] + sorted({w for w in vocabulary(len(word) - 1, len(word) + 1)
                             if w != word and near(word, w)})

@@ -90,13 +90,15 @@ class _Pending:
 
 class Indexer(Service):
     def index(self, targets: Iterable[str | os.PathLike], progress: Progress | None = None,
-              cancel: CancelToken | None = None) -> IndexReport:
+              cancel: CancelToken | None = None, retry: bool = False) -> IndexReport:
         """Bring the catalog and index up to date with folders (or single photos): new and
         changed files are embedded, unchanged ones skipped, moved ones re-pointed by content
-        hash, vanished ones removed, unreadable ones recorded with their reason."""
+        hash, vanished ones removed, unreadable ones recorded with their reason (and, with
+        ``retry``, tried again even if unchanged: a decoder installed since, a download that
+        has finished)."""
         report, jobs, vanished, meta_jobs = IndexReport(), [], [], []
         for target in targets:
-            self._plan(Path(target), report, jobs, vanished, meta_jobs)
+            self._plan(Path(target), report, jobs, vanished, meta_jobs, retry)
         report.scanned = report.unchanged + len(jobs) + len(meta_jobs)
         self._refresh_metadata(meta_jobs, report)
         if jobs:
@@ -115,7 +117,7 @@ class Indexer(Service):
         return report
 
     def _plan(self, target: Path, report: IndexReport, jobs: list, vanished: list,
-              meta_jobs: list) -> None:
+              meta_jobs: list, retry: bool = False) -> None:
         target = Path(os.path.abspath(target.expanduser()))
         if not root_reachable(self.catalog, target, report.problems):
             return
@@ -139,7 +141,7 @@ class Indexer(Service):
         for entry in entries:
             row = known.pop(entry.raw_path, None)
             if row and row.size == entry.size and row.mtime == entry.mtime and \
-                    (row.error is not None or row.id in embedded):
+                    ((row.error is not None and not retry) or row.id in embedded):
                 stamp = "" if os.path.dirname(entry.raw_path) not in sidecar_folders else \
                     sidecar_stamp([str(p) for p in sidecar_paths(paths.from_raw(entry.raw_path))])
                 if row.error is None and stamp != row.meta_stamp:

@@ -37,9 +37,9 @@ class PhotoLibrary(LibraryState):
 
     # -- indexing ---------------------------------------------------------------------------
     def index(self, targets: Iterable[str | os.PathLike], progress: Progress | None = None,
-              cancel: CancelToken | None = None) -> IndexReport:
+              cancel: CancelToken | None = None, retry: bool = False) -> IndexReport:
         with self.writing("indexing", cancel):
-            return self.indexer.index(targets, progress, cancel)
+            return self.indexer.index(targets, progress, cancel, retry)
 
     def forget(self, target: str | os.PathLike) -> int:
         with self.writing("forgetting a folder"):
