@@ -14,16 +14,22 @@ from photofind.cli.parser import filters_from
 EXIT_USAGE, EXIT_FAILED = 2, 1
 
 
-def cmd_index(lib, args) -> int:
+def _bar(desc: str):
+    """A tqdm bar on stderr (hidden when not a terminal) and the progress callback feeding it."""
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="photo", desc="indexing", disable=None)
+    bar = tqdm(total=0, unit="photo", desc=desc, disable=None)
 
     def progress(done: int, total: int, _path: str) -> None:
         bar.total = total
         bar.n = done
         bar.refresh()
 
+    return bar, progress
+
+
+def cmd_index(lib, args) -> int:
+    bar, progress = _bar("indexing")
     report = lib.index(args.paths, progress=progress, retry=getattr(args, "retry", False))
     bar.close()
     print(f"Indexed: {report.summary()}.")
@@ -36,15 +42,7 @@ def cmd_index(lib, args) -> int:
 
 def cmd_read_text(lib, args) -> int:
     """Read the text in photos not read yet (after ``index``, or on its own to resume)."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=0, unit="photo", desc="reading text", disable=None)
-
-    def progress(done: int, total: int, _path: str) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
+    bar, progress = _bar("reading text")
     report = lib.read_texts(progress=progress)
     bar.close()
     if report.read or report.skipped or report.cancelled:
