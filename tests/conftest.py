@@ -6,6 +6,7 @@ import functools
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +175,13 @@ def library(tmp_path, tiny_model):
     lib = PhotoLibrary(tmp_path / "data", model=tiny_model, workers=1)
     yield lib
     lib.close()
+
+
+def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
+    """Poll ``condition`` until it gives something true (returned), or fail saying what."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")

@@ -138,27 +138,38 @@ def test_find_similar_puts_that_photo_first(qtbot, make_window, tmp_path):
     assert window.model.hits[0].score == pytest.approx(1.0, abs=1e-2)
 
 
-def test_more_and_less_like_this_add_the_photo_as_a_query_term(qtbot, make_window, tmp_path):
+def test_more_and_less_like_this_add_the_photo_as_a_removable_chip(qtbot, make_window, tmp_path):
     window = make_window()
     make_photos(tmp_path / "photos", 12)
     indexed(qtbot, window, tmp_path / "photos", 12)
+    assert window.chips.isHidden()
     window.photo_actions.less.trigger()  # nothing selected: nothing happens
     window.grid.setCurrentIndex(window.model.index(3))
     window.photo_actions.less.trigger()  # nothing asked for yet: a hint, the query unchanged
-    assert window.search.text() == ""
+    assert window.search.text() == "" and window.chips.terms == []
     liked = window.model.hits[3].photo.path
     window.photo_actions.more.trigger()
-    assert window.search.text() == liked
+    assert window.search.text() == ""  # the box keeps the person's words; the photo is a chip
+    assert [b.text() for b in window.chips.buttons()] == [f"＋ {Path(liked).name}  ✕"]
+    assert window.chips.isVisible() and liked in window.chips.buttons()[0].toolTip()
     qtbot.waitUntil(lambda: window.model.rowCount() and window.model.hits[0].photo.path == liked,
                     timeout=WAIT_MS)
     disliked = window.model.hits[1].photo.path
     window.grid.setCurrentIndex(window.model.index(1))
     window.photo_actions.less.trigger()
-    assert window.search.text() == f"{liked} - {disliked}"
+    assert window.asked.text == f"{liked} - {disliked}"
     qtbot.waitUntil(lambda: window.model.rowCount() and window.model.hits[1].photo.path !=
                     disliked and None not in scores(window), timeout=WAIT_MS)
     assert window.model.hits[0].photo.path == liked  # pushed down, the liked one stays first
     assert [h.photo.path for h in window.model.hits].index(disliked) > 1
+    less_chip = window.chips.buttons()[1]
+    assert less_chip.text().startswith("− ")
+    qtbot.mouseClick(less_chip, Qt.MouseButton.LeftButton)  # take it out again
+    assert window.asked.text == liked and len(window.chips.buttons()) == 1
+    qtbot.waitUntil(lambda: [h.photo.path for h in window.model.hits].index(disliked) == 1,
+                    timeout=WAIT_MS)
+    window.clear_all()
+    assert window.chips.terms == [] and window.chips.isHidden()
 
 
 def test_cancel_stops_indexing_and_the_ui_stays_usable(qtbot, make_window, photos200):
@@ -481,12 +492,21 @@ def test_text_in_photos_is_read_after_indexing_shown_and_searchable(qtbot, make_
 
 def test_the_setting_turns_reading_text_off(qtbot, make_window, tmp_path, monkeypatch):
     monkeypatch.setenv("PHOTOFIND_READ_TEXT", "1")
-    window = make_window(read_text=False)
-    assert window.backend.read_text is False
-    assert window.settings.library_options().read_text is True  # nothing stored yet
+    window = make_window()
+    assert window.settings.library_options().read_text is True  # on unless turned off
+    first = tmp_path / "first"
+    first.mkdir()
+    write_sign(first / "harbour.jpg", "HARBOUR", 1)
+    with qtbot.waitSignal(window.backend.text_finished, timeout=WAIT_MS) as read:
+        indexed(qtbot, window, first, 1)
+    assert read.args[0].with_text == 1  # on: the new photo's text was read
     window.apply_options(SimpleNamespace(**{**vars(window.options), "read_text": False}))
     assert window.settings.library_options().read_text is False
-    assert window.backend.read_text is False
+    second = tmp_path / "second"
+    second.mkdir()
+    write_sign(second / "bakery.jpg", "BAKERY", 2)
+    with qtbot.assertNotEmitted(window.backend.text_finished, wait=5000):
+        indexed(qtbot, window, second, 2)  # off: indexed, and no text pass follows
 
 
 def test_menus_follow_desktop_conventions_and_act(qtbot, make_window, monkeypatch):

@@ -14,7 +14,6 @@ import signal
 import sqlite3
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -24,16 +23,7 @@ from watchdog.events import FileCreatedEvent, FileMovedEvent
 from photofind.library.changes import ChangeSet, sidecar_owners
 from photofind.services.watch import OFFLINE, POLLING, WATCHING, LibraryWatcher
 
-from conftest import make_photos
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+from conftest import make_photos, wait_for
 
 
 def catalog_paths(library) -> set[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 
 from photofind.cli.parser import filters_from
@@ -153,6 +154,16 @@ def cmd_status(lib, args) -> int:
     return 0
 
 
+def _read_new_text(lib, told: set[str]) -> None:
+    """While watching: read the text in photos indexed since the last look (in this
+    thread; the reader runs at idle priority, so the watcher's indexing goes first). Why it
+    cannot run is said once (in ``told``)."""
+    report = lib.read_texts()
+    if report.read or (report.skipped and report.skipped not in told):
+        told.add(report.skipped or "")
+        print(f"{time.strftime('%H:%M:%S')}  {report.summary()}", flush=True)
+
+
 def cmd_forget(lib, args) -> int:
     removed = lib.forget(os.path.abspath(args.path))
     print(f"Forgot {removed} photos under {args.path} (files untouched).")
@@ -180,17 +191,28 @@ def cmd_watch(lib, args) -> int:
             line += f"; {path}: {reason}{more}"
         print(line, flush=True)
 
-    watcher = LibraryWatcher(lib, debounce=args.debounce, on_change=show, polling=args.poll)
+    changed = threading.Event()  # photos were indexed: their text is due
+    changed.set()  # and some may be due from before
+    told: set[str] = set()
+
+    def show_and_read(report) -> None:
+        show(report)
+        changed.set()
+
+    watcher = LibraryWatcher(lib, debounce=args.debounce, on_change=show_and_read,
+                             polling=args.poll)
     try:
         watcher.start()
         for root, state in watcher.states().items():
             print(f"{state:9s} {root}")
         print("Catching up, then watching for changes; Ctrl+C stops.", flush=True)
         while True:
-            # short sleeps: when Ctrl+C's signal lands on one of the watcher's threads, a
-            # long sleep in this thread is not interrupted and Python acts on it only when
+            # short waits: when Ctrl+C's signal lands on one of the watcher's threads, a
+            # long wait in this thread is not interrupted and Python acts on it only when
             # this thread next runs (a test's SIGINT hung here for 10 minutes under load)
-            time.sleep(0.5)
+            if changed.wait(0.5) and args.read_text:
+                changed.clear()
+                _read_new_text(lib, told)
     except KeyboardInterrupt:
         pass
     finally:

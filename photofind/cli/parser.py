@@ -48,10 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="+")
     index.add_argument("--retry", action="store_true",
                        help="try unreadable photos again even if unchanged")
-    index.add_argument("--no-text", dest="read_text", action="store_false",
-                       default=reading_enabled(),
-                       help="do not read the text in the photos afterwards (signs, screens; "
-                            f"also {SWITCH_ENV}=0)")
+    no_text_flag(index)
     commands.add_parser("read-text", help="read the text in photos not read yet (index does "
                                           "this after embedding; this resumes it)")
 
@@ -110,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch = commands.add_parser("watch", help="catch up, then keep the index up to date as "
                                               "folders change (Ctrl+C stops)")
     watch.add_argument("paths", nargs="*", help="folders to add first (default: the indexed ones)")
+    no_text_flag(watch)
     watch.add_argument("--poll", action="store_true",
                        help="poll instead of using native events (e.g. for network shares)")
     watch.add_argument("--debounce", type=float, default=1.0,
@@ -137,3 +135,11 @@ def filters_from(args):
     folder = os.path.abspath(args.folder) if args.folder else None
     return SearchFilters(args.date_from, args.date_to, folder, args.camera, args.tag,
                          args.has_caption, getattr(args, "has_text", None))
+
+
+def no_text_flag(command) -> None:
+    """``--no-text``: index and watch read the text in new photos unless told not to."""
+    command.add_argument("--no-text", dest="read_text", action="store_false",
+                         default=reading_enabled(),
+                         help="do not read the text in the photos afterwards (signs, screens; "
+                              f"also {SWITCH_ENV}=0)")

@@ -147,15 +147,6 @@ def _megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} kB"
 
 
-def with_term(text: str, similar_to: str | None, path: str, sign: str) -> str | None:
-    """The search box's query with a photo added as a term: "More like this" (``+``) or
-    "Less like this" (``-``). None when there is nothing to push away from yet."""
-    base = text.strip() or similar_to or ""
-    if not base:
-        return path if sign == "+" else None
-    return f"{base} {sign} {path}"
-
-
 def summary_text(status: dict, model: str) -> tuple[str, str]:
     """The status bar's library summary, and the notices behind it (a restored catalog, a
     damaged adaptation) for its tooltip: one line each."""

@@ -32,7 +32,8 @@ from photofind.gui.filter_bar import FilterBar
 from photofind.gui.folder_jobs import FolderJobs
 from photofind.gui.menus import build_menus
 from photofind.gui.progress import IndexProgress
-from photofind.gui.queries import Hit, Query, results_header, summary_text, with_term
+from photofind.gui.queries import Hit, Query, results_header, summary_text
+from photofind.gui.query_chips import LESS, MORE, PhotoTerm, QueryChips, compose
 from photofind.gui.results import HIT_ROLE, ResultsModel, ResultsView
 from photofind.gui.settings import Settings, model_label
 from photofind.gui.sidebar import FolderSidebar
@@ -133,6 +134,9 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         center = QWidget()
         column = QVBoxLayout(center)
         column.setContentsMargins(0, 0, 0, 0)
+        self.chips = QueryChips()
+        self.chips.changed.connect(self.run_search)
+        column.addWidget(self.chips)
         column.addWidget(self.header)
         column.addWidget(self.grid, 1)
         self.splitter = QSplitter(objectName="main-splitter")
@@ -234,7 +238,9 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
     # -- searching ----------------------------------------------------------------------------
     def _query(self) -> Query:
         """What the controls ask for now; typed words win over "find similar"."""
-        value, text = self.min_score.value(), self.search.text()
+        value = self.min_score.value()
+        text = compose(self.search.text(), self.similar_to, self.chips.terms) \
+            if self.chips.terms else self.search.text()
         return Query(text=text, image=None if text.strip() else self.similar_to,
                      filters=self.filter_bar.filters(self.folder),
                      min_score=value / 100 if value else None)
@@ -267,21 +273,23 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
     def find_similar(self, hit: Hit) -> None:
         self.similar_to = hit.photo.path
         self.search.clear()
+        self.chips.clear()
         self.run_search()
 
     def add_term(self, hit: Hit, sign: str) -> None:
-        """More / Less like this: the photo joins the query in the search box as a term."""
-        text = with_term(self.search.text(), self.similar_to, hit.photo.path, sign)
-        if text is None:
+        """More / Less like this: the photo joins the query as a chip under the search box."""
+        if sign == LESS and not (self.search.text().strip() or self.similar_to or
+                                 any(t.sign == MORE for t in self.chips.terms)):
             self.say("Type what you are looking for first; then push photos like this away.")
             return
-        self.search.setText(text)  # typing's handler leaves "find similar"
+        self.chips.add(PhotoTerm(sign, hit.photo.path))
         self.run_search()
 
     def clear_all(self) -> None:
         """Back to the whole library: no words, no example photo, no filters, any score."""
         self.search.clear()
         self.similar_to = None
+        self.chips.clear()
         self.filter_bar.clear()
         self.min_score.setValue(0)
         self.run_search()

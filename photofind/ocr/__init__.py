@@ -15,3 +15,7 @@ SWITCH_ENV = "PHOTOFIND_READ_TEXT"  # "0" turns the text-in-photos pass off, for
 def enabled() -> bool:
     """Whether text in photos is read (on unless ``PHOTOFIND_READ_TEXT`` says no)."""
     return os.environ.get(SWITCH_ENV, "1").strip().lower() not in ("0", "no", "off", "false")
+
+# a reading's error when the file was gone: not stored, so the photo stays due (a drive pulled
+# out mid-pass, a file being replaced)
+MISSING = "file disappeared before its text could be read"

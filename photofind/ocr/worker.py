@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 
 from photofind.library.decode import PhotoError
 from photofind.library.pipeline import follow_parent
+from photofind.ocr import MISSING
 
 POLL_S = 0.2  # how often a wait for the reader looks at its cancel check
 
@@ -56,9 +57,9 @@ def _serve(parent_pid: int, conn: Connection, threads: int | None) -> None:
             lines = [line.as_dict() for line in reader.read_file(os.fsdecode(raw_path))]
             conn.send((photo_id, lines, None))
         except PhotoError as exc:
-            conn.send((photo_id, [], str(exc)))
+            conn.send((photo_id, [], str(exc) if os.path.exists(raw_path) else MISSING))
         except FileNotFoundError:
-            conn.send((photo_id, [], "file disappeared before its text could be read"))
+            conn.send((photo_id, [], MISSING))
         except Exception as exc:  # noqa: BLE001 - one photo's failure must not end the pass
             conn.send((photo_id, [], f"its text could not be read: {type(exc).__name__}: "
                                      f"{exc}"))
@@ -88,7 +89,10 @@ class ReaderProcess:
         """Read each (photo_id, raw_path); stops early (without a result for the rest) when
         ``cancelled()`` turns true or the reader dies."""
         for item in items:
-            self._conn.send(item)
+            try:
+                self._conn.send(item)
+            except OSError:  # the reader died since its last answer
+                return
             message = self._receive(cancelled)
             if message is None:
                 return

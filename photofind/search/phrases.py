@@ -10,6 +10,7 @@ the words is then checked on the candidates' texts.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -79,3 +80,21 @@ def photos_with_phrase(phrase: str, vocabulary: Callable[[int, int], Iterable[st
         return set()
     return {photo_id for photo_id, text in texts_matching(fts_all_of(alternatives))
             if holds_phrase(text, alternatives)}
+
+
+def phrase_terms(terms: list) -> tuple[list[str], list[str], list]:
+    """A parsed query's quoted phrases, wanted (in a positive term) and unwanted (in a
+    negative one: ``beach - "no entry"``), and its terms without the quotes. A positive term
+    that was only a phrase is ranked by the phrase's words; a negative one that was only a
+    phrase excludes and is dropped."""
+    wanted, unwanted, kept = [], [], []
+    for term in terms:
+        if term.text is None:
+            kept.append(term)
+            continue
+        phrases, rest = split_quoted(term.text)
+        (wanted if term.weight > 0 else unwanted).extend(phrases)
+        body = rest or (" ".join(phrases) if term.weight > 0 else "")
+        if body:
+            kept.append(dataclasses.replace(term, text=body))
+    return wanted, unwanted, kept

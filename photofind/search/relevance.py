@@ -12,20 +12,26 @@ never shows less than the ones it overtook.
 from __future__ import annotations
 
 FLOOR, CEILING = 0.05, 0.35  # cosines shown as 0 and as 100
+WORDS_MATCH = 50  # the least shown for a photo whose caption, tags or text hold the words
 
 
 def from_cosine(cosine: float) -> float:
     return 100.0 * min(1.0, max(0.0, (cosine - FLOOR) / (CEILING - FLOOR)))
 
 
-def relevances(cosines: list[float | None]) -> list[int | None]:
+def relevances(cosines: list[float | None], words_matched: list[bool] | None = None
+               ) -> list[int | None]:
     """0-100 for results in their shown order (None where there is no score: browsing);
-    never increasing down the list."""
+    never increasing down the list. A result whose words matched the query (or that holds
+    its quoted phrase) shows at least ``WORDS_MATCH``: "Match 0" next to a photo whose
+    caption says exactly what was asked would be wrong."""
     shown: list[int | None] = [None] * len(cosines)
+    words_matched = words_matched or [False] * len(cosines)
     best_below = 0.0
     for i in range(len(cosines) - 1, -1, -1):
         if cosines[i] is None:
             continue
-        best_below = max(best_below, from_cosine(cosines[i]))
+        own = from_cosine(cosines[i])
+        best_below = max(best_below, max(own, WORDS_MATCH) if words_matched[i] else own)
         shown[i] = round(best_below)
     return shown

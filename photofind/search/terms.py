@@ -86,4 +86,6 @@ def is_plain(terms: list[Term]) -> bool:
 
 HELP = """A query may combine terms: `beach + 2:./kayak.jpg - people`. Terms are words or the
 path of an image file, joined by ' + ' (also like this) and ' - ' (less like this), each
-optionally weighed with 'N:' (2:sunset). Start a query with '-' after `--`."""
+optionally weighed with 'N:' (2:sunset). A quoted phrase ('"exit 12"') asks for photos whose
+text, caption or tags hold it; after ' - ' it excludes them. Start a query with '-' after
+`--`."""

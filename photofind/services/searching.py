@@ -16,7 +16,7 @@ from photofind.search import terms as query_terms
 from photofind.search.filters import SearchFilters
 from photofind.search.hybrid import DEFAULT_TOP_K, fts_query, fuse
 from photofind.search.hybrid import rerank as rerank_hits
-from photofind.search.phrases import photos_with_phrase, split_quoted
+from photofind.search.phrases import photos_with_phrase, phrase_terms
 from photofind.search.relevance import relevances
 from photofind.services.state import Service
 
@@ -66,14 +66,18 @@ class SearchEngine(Service):
             return self._browse(allowed, k)
         if not self.catalog.counts()["photos"]:
             raise ValueError("The library is empty: index a folder first (photofind index DIR).")
-        phrases, rest = split_quoted(text) if has_text and image is None else ([], "")
-        holding: set[int] = set()
-        if phrases:  # "exit 12": only photos whose text, caption or tags hold the phrase
-            holding = self._holding(phrases)
-            allowed = holding if allowed is None else allowed & holding
-            text = rest or " ".join(phrases)  # what ranks them: the rest, or the phrase itself
         terms = query_terms.parse(text) if has_text and image is None else []
+        wanted, unwanted, terms = phrase_terms(terms)
+        holding: set[int] = set()
+        if wanted:  # "exit 12": only photos whose text, caption or tags hold the phrase
+            holding = self._holding(wanted)
+            allowed = holding if allowed is None else allowed & holding
+        shunned = self._holding_any(unwanted)  # - "no entry": none holding it
+        if shunned:
+            allowed = (self._all_ids() if allowed is None else allowed) - shunned
         combined = bool(terms) and not query_terms.is_plain(terms)
+        if terms and not combined:
+            text = terms[0].text
         if allowed is not None and not allowed:
             return []  # the filters leave nothing: no model, no rerank of zero candidates
         reranker = self.reranker if rerank and image is None and not combined else None
@@ -114,7 +118,7 @@ class SearchEngine(Service):
         results = []
         for photo_id in order:
             if min_score is not None and cosine[photo_id] < min_score and \
-                    photo_id not in matched:
+                    photo_id not in matched and photo_id not in holding:
                 continue
             row = self.catalog.photo(photo_id)
             if row is not None:
@@ -123,7 +127,8 @@ class SearchEngine(Service):
                                             cross.get(photo_id)))
             if len(results) == k:
                 break
-        for result, shown in zip(results, relevances([r.score for r in results])):
+        for result, shown in zip(results, relevances([r.score for r in results],
+                                                      [r.text_match for r in results])):
             result.relevance = shown
         return self._mark_offline(results)
 
@@ -150,6 +155,15 @@ class SearchEngine(Service):
             ids = photos_with_phrase(phrase, self.catalog.vocabulary, self.catalog.texts_matching)
             found = ids if found is None else found & ids
         return found or set()
+
+    def _holding_any(self, phrases: list[str]) -> set[int]:
+        """Photos whose texts hold any of ``phrases``."""
+        return set().union(*(photos_with_phrase(phrase, self.catalog.vocabulary,
+                                                self.catalog.texts_matching)
+                             for phrase in phrases))
+
+    def _all_ids(self) -> set[int]:
+        return self.vectors.ids
 
     def _text_matched(self, words: str) -> set[int]:
         """Photos whose captions or tags hold any of ``words`` (a negative term's)."""

@@ -26,6 +26,14 @@ class TextReading:
     error: str | None = None
 
 
+# the photos due to be read with engine ``?``: FROM ... WHERE, for a SELECT to complete
+_DUE = ("FROM photos p LEFT JOIN text_reads r ON r.photo_id = p.id "
+        "LEFT JOIN roots o ON o.id = p.root_id "
+        "WHERE p.error IS NULL AND COALESCE(o.online, 1) = 1 "
+        "AND EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id) "
+        "AND (r.photo_id IS NULL OR r.size <> p.size OR r.mtime <> p.mtime OR r.engine <> ?)")
+
+
 class TextReadsTable:
     """Mixed into ``Catalog``, whose ``_query`` and transactions it uses."""
 
@@ -33,13 +41,25 @@ class TextReadsTable:
                        ) -> list[tuple[int, bytes, int, float]]:
         """(id, raw path, size, mtime) of embedded readable photos not read since their file
         last changed, or read by another engine; by id from ``after`` on, so a pass resumes in
-        order and a photo that failed in this pass is not tried again in it."""
+        order and a photo that failed in this pass is not tried again in it. Photos of an
+        offline folder (a drive unplugged) wait until it is back."""
         return self._query(
-            "SELECT p.id, p.raw_path, p.size, p.mtime FROM photos p "
-            "LEFT JOIN text_reads r ON r.photo_id = p.id "
-            "WHERE p.id > ? AND p.error IS NULL AND EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id) "
-            "AND (r.photo_id IS NULL OR r.size <> p.size OR r.mtime <> p.mtime OR r.engine <> ?) "
-            "ORDER BY p.id LIMIT ?", (after, engine, limit))
+            f"SELECT p.id, p.raw_path, p.size, p.mtime {_DUE} AND p.id > ? "
+            "ORDER BY p.id LIMIT ?", (engine, after, limit))
+
+    def count_to_read(self, engine: str) -> int:
+        """How many photos ``photos_to_read`` would list without a limit."""
+        (due,), = self._query(f"SELECT COUNT(*) {_DUE}", (engine,))
+        return due
+
+    def forget_stale_reading(self, db, photo_id: int) -> None:
+        """Inside transaction ``db``: drop the text read in a photo whose file has changed
+        since, so its old words are not found while (or if) it waits to be read again."""
+        db.execute(
+            "DELETE FROM texts WHERE photo_id=? AND kind=? AND NOT EXISTS ("
+            "SELECT 1 FROM text_reads r JOIN photos p ON p.id = r.photo_id "
+            "WHERE r.photo_id=? AND r.size = p.size AND r.mtime = p.mtime)",
+            (photo_id, OCR, photo_id))
 
     def save_readings(self, engine: str, readings: list[TextReading]) -> None:
         """Store a batch of readings in one transaction (a kill loses the batch, nothing
@@ -70,11 +90,8 @@ class TextReadsTable:
             "FROM text_reads r JOIN photos p ON p.id = r.photo_id "
             "WHERE p.error IS NULL AND r.size = p.size AND r.mtime = p.mtime AND r.engine = ?",
             (engine,))
-        (embedded,), = self._query(
-            "SELECT COUNT(*) FROM photos p WHERE p.error IS NULL AND "
-            "EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id)")
         return {"read": read, "with_text": with_text, "failed": failed,
-                "to_read": max(0, embedded - read)}
+                "to_read": self.count_to_read(engine)}
 
     def reading(self, photo_id: int) -> dict | None:
         """The last reading of a photo: read_at, lines (text, score, box), error; None if

@@ -246,7 +246,9 @@ class Catalog(TextsTable, TextReadsTable):
             f"INSERT INTO photos(path, {', '.join(names)}) VALUES(?{', ?' * len(names)}) "
             f"ON CONFLICT(path) DO UPDATE SET {', '.join(f'{n}=excluded.{n}' for n in names)}",
             (text, *values.values()))
-        return db.execute("SELECT id FROM photos WHERE path=?", (text,)).fetchone()[0]
+        photo_id = db.execute("SELECT id FROM photos WHERE path=?", (text,)).fetchone()[0]
+        self.forget_stale_reading(db, photo_id)
+        return photo_id
 
     def set_meta_stamp(self, db: sqlite3.Connection, photo_id: int, stamp: str) -> None:
         """Record the sidecar files' state the photo's metadata was read from."""
