@@ -35,12 +35,15 @@ SHARED = Path(os.environ.get("PHOTOFIND_SHARED_DATA", REPO.parent / "shared" / "
 BATCH = 32
 VARIANTS = {  # name → RuntimeOptions fields (None: torch)
     "torch": None,
-    "ort": {},
-    "ort-extended": {"optimization": "extended"},
-    "ort-1-thread": {"threads": 1},
+    "ort": {"int8_images": False},
+    "ort-int8-images": {"int8_images": True},  # the default where int8 is fast
+    "ort-extended": {"optimization": "extended", "int8_images": False},
+    "ort-1-thread": {"threads": 1, "int8_images": False},
     "ort-int8": {"int8": True},
     "ort-int8-channel": {"int8": True, "per_channel": True},
     "ort-int8-channel-matmul": {"int8": True, "per_channel": True, "int8_ops": ("MatMul",)},
+    "ort-int8-image-only": {"int8": True, "per_channel": True, "int8_ops": ("MatMul",),
+                            "int8_text": False},
 }
 
 
@@ -166,7 +169,17 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out")
+    parser.add_argument("--variants", help="comma-separated subset of: " + ", ".join(VARIANTS)
+                        + " (torch is always run: it is the reference)")
     args = parser.parse_args()
+    if args.variants:
+        chosen = {"torch", *args.variants.split(",")}
+        unknown = chosen - VARIANTS.keys()
+        if unknown:
+            parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+        for name in list(VARIANTS):
+            if name not in chosen:
+                del VARIANTS[name]
     from photofind.embed.spec import ModelSpec
 
     cache = REPO / ".bench-cache" / "onnx"  # exports are kept between runs

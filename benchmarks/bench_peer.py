@@ -21,7 +21,8 @@ Measured, each a fresh process, rounds interleaved (rclip, photofind, rclip, ...
 each ratio compares runs from the same moment of a possibly busy machine; medians reported:
 
 - indexing: a fresh data dir per round. photofind: ``photofind --data-dir D --model
-  ViT-B-32-256 --pretrained W index FOLDER``. rclip has no index-only command (it indexes
+  ViT-B-32-256 --pretrained W index --no-text FOLDER`` (rclip reads no text in photos;
+  photofind's OCR pass is measured by ``bench_ocr.py``). rclip has no index-only command (it indexes
   the current directory before each query unless ``--no-indexing``), so its round runs
   ``rclip.main.init_rclip(cwd, 8)``: what ``rclip QUERY`` does before it searches, with its
   default batch of 8. Sets: the Flickr8k photos (read in place) and 12-MP JPEGs made by
@@ -241,8 +242,10 @@ class Photofind(Tool):
         return {(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in self.cache.rglob("*")}
 
     def index(self, folder: Path, data_dir: Path) -> tuple[dict, int]:
-        run = measure([*self.base, "--data-dir", str(data_dir), "index", str(folder)],
-                      env=self.env)
+        # --no-text: rclip has no text reading (OCR); photofind's own pass, which runs after
+        # embedding at idle priority, is measured by bench_ocr.py
+        run = measure([*self.base, "--data-dir", str(data_dir), "index", "--no-text",
+                       str(folder)], env=self.env)
         added = re.search(r"Indexed: (\d+) new", run["stdout"])
         return run, int(added.group(1)) if added else 0
 

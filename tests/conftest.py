@@ -20,6 +20,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Reading text in photos costs ~0.1 s a photo: off for every library and subprocess of the
 # suite except in tests/test_ocr.py, which turns it on where it is the subject.
 os.environ["PHOTOFIND_READ_TEXT"] = "0"
+# int8 image graphs are on where the CPU has int8 dot products: the same float32 vectors on
+# every machine for the suite, int8 where tests/test_quantize.py makes it the subject.
+os.environ["PHOTOFIND_INT8"] = "0"
 # One ONNX export per tiny model per test run, shared by every library and subprocess
 # (tests of the cache itself pass their own folder).
 _ONNX_CACHE = tempfile.mkdtemp(prefix="photofind-onnx-")

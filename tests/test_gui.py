@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from PIL import Image  # noqa: E402
-from PySide6.QtCore import QDate, QMimeData, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtCore import QDate, QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QFormLayout, QLabel  # noqa: E402
 
 from photofind.adapt.store import AdaptConfig  # noqa: E402
@@ -602,3 +602,64 @@ def test_status_window_lists_unreadable_photos_and_tries_them_again(qtbot, make_
     dialog.retry.click()  # "Try again": it is, though unchanged
     qtbot.waitUntil(lambda: window.jobs == 0 and tried_at() > first, timeout=WAIT_MS)
     assert "truncated" in catalog.photo_by_path(broken).error  # and says why once more
+
+
+def fully_visible(window: MainWindow) -> int:
+    """How many thumbnails are wholly inside the grid's viewport."""
+    view = window.grid.viewport().rect()
+    return sum(view.contains(window.grid.visualRect(window.model.index(row)))
+               for row in range(window.model.rowCount()))
+
+
+def test_the_grid_shows_thirty_photos_at_1280x800_and_zooms(qtbot, make_window, tmp_path):
+    window = make_window(settings_file="zoom.ini")
+    window.resize(1280, 800)
+    make_photos(tmp_path / "photos", 48)
+    indexed(qtbot, window, tmp_path / "photos", 48)
+    qtbot.waitUntil(lambda: fully_visible(window) >= 30, timeout=WAIT_MS)
+    default = window.grid.thumb_size
+    wheel = QWheelEvent(QPointF(50, 50), QPointF(50, 50), QPoint(), QPoint(0, 120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.ControlModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(window.grid.viewport(), wheel)  # Ctrl + wheel up: larger
+    assert window.grid.thumb_size > default and window.zoom.value() == window.grid.thumb_size
+    assert fully_visible(window) < 30
+    window.menu_actions["smaller"].trigger()
+    window.menu_actions["smaller"].trigger()
+    assert window.grid.thumb_size < default and window.zoom.value() == window.grid.thumb_size
+    window.zoom.setValue(10)  # the slider keeps to sizes a person can see
+    assert window.grid.thumb_size == window.zoom.minimum() >= 48
+    window.zoom.setValue(144)
+    window.close()
+    again = make_window(settings_file="zoom.ini")  # the size chosen is kept
+    assert again.grid.thumb_size == 144
+
+
+def test_scrolling_to_the_end_fetches_the_next_page(qtbot, make_window, tmp_path, monkeypatch):
+    monkeypatch.setattr(window_module, "BROWSE_PAGE", 10)
+    monkeypatch.setattr(window_module, "SEARCH_PAGE", 8)
+    window = make_window()
+    window.resize(1280, 800)
+    make_photos(tmp_path / "photos", 30)
+    drop(window, tmp_path / "photos")
+    qtbot.waitUntil(lambda: window.jobs == 0 and window.photo_count == 30, timeout=WAIT_MS)
+    window.run_search()  # browsing: the first page
+    qtbot.waitUntil(lambda: window.model.rowCount() == 10, timeout=WAIT_MS)
+    assert "more as you scroll" in window.header.text()
+    window.grid.setCurrentIndex(window.model.index(2))
+    first = [h.photo.id for h in window.model.hits]
+    for pages in (20, 30):
+        window.grid.scrollToBottom()
+        window.grid.near_end.emit()  # also what the scroll bar says near its end
+        qtbot.waitUntil(lambda n=pages: window.model.rowCount() == n, timeout=WAIT_MS)
+    assert [h.photo.id for h in window.model.hits][:10] == first  # appended, not replaced
+    assert window.grid.currentIndex().row() == 2
+    assert "more as you scroll" not in window.header.text()  # all 30 are shown
+    qtbot.keyClicks(window.search, "a dog on the grass")
+    qtbot.waitUntil(lambda: window.model.rowCount() == 8 and None not in scores(window),
+                    timeout=WAIT_MS)
+    best = [h.photo.id for h in window.model.hits]
+    window.grid.near_end.emit()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 16, timeout=WAIT_MS)
+    assert [h.photo.id for h in window.model.hits][:8] == best
+    assert len({h.photo.id for h in window.model.hits}) == 16

@@ -24,6 +24,7 @@ class Embedder(EmbedderKeys):
         self.loaded = loaded
         self.model = loaded.model
         self.device = loaded.device
+        self.batch_hint = 32  # photos per call that suit this runtime (LibraryState.batch_size)
         self.prep = PrepSpec.from_open_clip(loaded.preprocess_cfg)
         self.image_batches = 0
         self.images_encoded = 0

@@ -20,7 +20,7 @@ class FolderJobs:
         """Index folders (and single photos) now, in the background, in the order given
         (``retry``: unreadable photos are read again even if unchanged)."""
         paths = [os.path.abspath(p) for p in paths if os.path.exists(p)]
-        if not paths:
+        if not paths or self.backend is None:  # nothing, or the window is closing
             return
         for path in paths:
             if os.path.isdir(path):
@@ -105,7 +105,10 @@ class FolderJobs:
 
     # -- the live library ---------------------------------------------------------------------
     def _live_started(self) -> None:
-        """Watching; now catch up with what changed while the app was closed."""
+        """Watching; now catch up with what changed while the app was closed (unless the
+        window closed meanwhile: the watcher's signal can arrive after that)."""
+        if self.backend is None:
+            return
         self.live_timer.start()
         self._poll_live()
         roots = [root["path"] for root in self.roots if root["online"]]

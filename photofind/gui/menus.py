@@ -23,6 +23,11 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
                              QKeySequence.StandardKey.HelpContents, "F1"),
         "about": _action(window, "About photofind", lambda: show_about(window)),
         "status": _action(window, "Library status…", window.open_status, "Ctrl+I"),
+        "larger": _action(window, "Larger thumbnails", lambda: window.zoom.setValue(
+            window.zoom.value() + window.zoom.singleStep()), QKeySequence.StandardKey.ZoomIn,
+            "Ctrl+="),
+        "smaller": _action(window, "Smaller thumbnails", lambda: window.zoom.setValue(
+            window.zoom.value() - window.zoom.singleStep()), QKeySequence.StandardKey.ZoomOut),
     }
     file_menu = bar.addMenu("&File")
     file_menu.addAction(window.add_action)
@@ -35,6 +40,9 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
     edit.addAction(made["clear_filters"])
     view = bar.addMenu("&View")
     view.addActions(window.photo_actions.all)
+    view.addSeparator()
+    view.addAction(made["larger"])
+    view.addAction(made["smaller"])
     library = bar.addMenu("&Library")
     library.addAction(window.adapt_action)
     library.addAction(window.rescan_action)

@@ -8,10 +8,12 @@ import os
 from dataclasses import dataclass, field, replace
 
 from photofind.library.catalog import PhotoRow
+from photofind.search import terms as query_terms
 from photofind.search.filters import SearchFilters
 from photofind.services.searching import SearchResult
 
-BROWSE_LIMIT = 2000  # photos listed when there is no query
+# results fetched at a time; scrolling near the end fetches the next page (no upper limit)
+SEARCH_PAGE, BROWSE_PAGE = 200, 1000
 Hit = SearchResult  # what the grid shows: the library's result as is (score None when listing)
 
 
@@ -21,7 +23,7 @@ class Query:
     image: str | None = None  # "find similar": a photo path
     filters: SearchFilters = SearchFilters()  # the sidebar's folder is filters.folder
     min_score: float | None = None
-    k: int = 200
+    k: int = SEARCH_PAGE  # how many results are asked for (grows a page at a time)
 
     @property
     def browsing(self) -> bool:
@@ -34,14 +36,15 @@ class Query:
 
 
 def run_query(lib, query: Query) -> list[Hit]:
-    """Search or list the library; an empty library gives no hits, not an error."""
+    """Search or list the library; an empty library gives no hits, not an error. One more
+    than ``query.k`` is asked for, so the window knows whether a next page exists."""
     if query.browsing and not replace(query.filters, folder=None).active():
-        return lib.browse(query.folder, BROWSE_LIMIT)  # in indexing order: a folder grows
+        return lib.browse(query.folder, query.k + 1)  # in indexing order: a folder grows
     if query.browsing:  # filters alone: the matching photos, newest first
-        return lib.search(filters=query.filters, k=BROWSE_LIMIT)
+        return lib.search(filters=query.filters, k=query.k + 1)
     if not lib.catalog.counts()["photos"]:
         return []
-    return lib.search(text=query.text.strip() or None, image=query.image, k=query.k,
+    return lib.search(text=query.text.strip() or None, image=query.image, k=query.k + 1,
                       min_score=query.min_score, filters=query.filters)
 
 
@@ -66,7 +69,23 @@ def describe_filters(filters: SearchFilters) -> str:
     return ", ".join(parts)
 
 
-def results_header(query: Query, count: int) -> str:
+def short_query(text: str) -> str:
+    """A query as a header shows it: photos that are terms by their file name, not their
+    whole path ("dog + IMG_0042.jpg - IMG_0050.jpg")."""
+    try:
+        terms = query_terms.parse(text)
+    except query_terms.QueryError:
+        return text.strip()
+    parts = []
+    for term in terms:
+        label = term.image.name if term.image is not None else term.text
+        weight = "" if abs(term.weight) == 1 else f"{abs(term.weight):g}:"
+        sign = ("- " if term.weight < 0 else "+ ") if parts or term.weight < 0 else ""
+        parts.append(f"{sign}{weight}{label}")
+    return " ".join(parts)
+
+
+def results_header(query: Query, count: int, more: bool = False) -> str:
     """The line above the grid (HTML): what was asked, where, and how many answered."""
     where = f" in {html.escape(os.path.basename(query.folder))}" if query.folder else ""
     filtered = html.escape(describe_filters(query.filters))
@@ -75,13 +94,14 @@ def results_header(query: Query, count: int) -> str:
         name = html.escape(os.path.basename(query.image))
         text = f"Photos like <b>{name}</b>{where} · <a href='clear'>clear</a>"
     elif query.browsing:
-        more = f" · showing the first {BROWSE_LIMIT:,}" if count >= BROWSE_LIMIT else ""
         order = ", newest first" if filtered else ""
-        text = f"All photos · {count:,}{more}" if not where else \
-            f"{count:,} photo{'' if count == 1 else 's'}{where}{order}{more}"
+        text = f"All photos · {count:,}" if not where else \
+            f"{count:,} photo{'' if count == 1 else 's'}{where}{order}"
     else:
-        words = html.escape(query.text.strip())
+        words = html.escape(short_query(query.text))
         text = f"{count:,} matches for <b>“{words}”</b>{where}, best first"
+    if more:  # a next page exists
+        text += " · more as you scroll"
     return text
 
 

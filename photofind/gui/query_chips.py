@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
 
 MORE, LESS = "+", "-"
 
@@ -53,6 +53,8 @@ class QueryChips(QWidget):
         self._row.setContentsMargins(6, 2, 6, 0)
         self._row.addWidget(QLabel("Photos in this search:"))
         self._row.addStretch(1)
+        # many chips are cut at the window's edge instead of widening the window
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setVisible(False)
 
     def add(self, term: PhotoTerm) -> None:

@@ -5,29 +5,18 @@ a friendly sentence when it is empty."""
 from __future__ import annotations
 
 import os
-from html import escape
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from photofind.gui.queries import BROWSE_LIMIT, Hit, Query
+from photofind.gui.queries import Hit
 from photofind.gui.thumbs import ThumbnailLoader
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
-THUMB_PX, PAD, TEXT_H = 176, 6, 22
-
-
-def results_title(query: Query, count: int) -> str:
-    """The line above the grid: what is shown and why (rich text)."""
-    where = f" in {escape(os.path.basename(query.folder))}" if query.folder else ""
-    if query.image:
-        name = escape(os.path.basename(query.image))
-        return f"Photos like <b>{name}</b>{where} · <a href='clear'>clear</a>"
-    if query.browsing:
-        more = f" · showing the first {BROWSE_LIMIT:,}" if count >= BROWSE_LIMIT else ""
-        return f"{'Photos' + where if where else 'All photos'} · {count:,}{more}"
-    return f"{count:,} matches for <b>“{escape(query.text.strip())}”</b>{where}, best first"
+PAD, TEXT_H = 4, 20
+# thumbnail sizes (px): the default shows ~35 photos in a 1280×800 window with both panes
+SMALLEST, DEFAULT_THUMB, LARGEST, ZOOM_STEP = 64, 96, 256, 16
 
 
 class ResultsModel(QAbstractListModel):
@@ -61,6 +50,18 @@ class ResultsModel(QAbstractListModel):
         self._index_keys()
         self.endResetModel()
         return True
+
+    def add_hits(self, hits: list[Hit]) -> int:
+        """Append the photos of ``hits`` not shown yet (the next page of the same query),
+        keeping the rows, scroll position and selection as they are; returns how many."""
+        shown = {h.photo.id for h in self.hits}
+        more = [h for h in hits if h.photo.id not in shown]
+        if more:
+            self.beginInsertRows(QModelIndex(), len(self.hits), len(self.hits) + len(more) - 1)
+            self.hits.extend(more)
+            self._index_keys()
+            self.endInsertRows()
+        return len(more)
 
     def _index_keys(self) -> None:
         self._rows_by_key = {}
@@ -98,8 +99,10 @@ class ResultsModel(QAbstractListModel):
 class ResultDelegate(QStyledItemDelegate):
     """Thumbnail (aspect kept, centred), then file name and score on one line."""
 
+    thumb_px = DEFAULT_THUMB
+
     def sizeHint(self, option, index) -> QSize:  # noqa: N802
-        return QSize(THUMB_PX + 2 * PAD, THUMB_PX + TEXT_H + 2 * PAD)
+        return QSize(self.thumb_px + 2 * PAD, self.thumb_px + TEXT_H + 2 * PAD)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
         style = option.widget.style() if option.widget else None
@@ -109,7 +112,7 @@ class ResultDelegate(QStyledItemDelegate):
             style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
                                 option.widget)
         cell = option.rect.adjusted(PAD, PAD, -PAD, -PAD)
-        frame = QRect(cell.left(), cell.top(), cell.width(), THUMB_PX)
+        frame = QRect(cell.left(), cell.top(), cell.width(), self.thumb_px)
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
         if pixmap is not None and not pixmap.isNull():
             size = pixmap.size().scaled(frame.size(), Qt.AspectRatioMode.KeepAspectRatio)
@@ -175,9 +178,13 @@ def _paint_badges(painter: QPainter, option, frame: QRect, hit: Hit) -> None:
 
 
 class ResultsView(QListView):
-    """Icon grid; paints ``empty_text`` centred when there is nothing to show."""
+    """Icon grid; paints ``empty_text`` centred when there is nothing to show; Ctrl+wheel
+    (or ``set_thumb_size``) zooms; ``near_end`` when scrolled close to the last row, so the
+    window can fetch the next page."""
 
     hit_activated = Signal(object)
+    zoomed = Signal(int)
+    near_end = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -194,15 +201,49 @@ class ResultsView(QListView):
         self.empty_text = ""
         self.drop_hint = False
         self.doubleClicked.connect(lambda index: self.hit_activated.emit(index.data(HIT_ROLE)))
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+
+    @property
+    def thumb_size(self) -> int:
+        return self.itemDelegate().thumb_px
+
+    def set_thumb_size(self, px: int) -> None:
+        px = max(SMALLEST, min(LARGEST, int(px)))
+        if px == self.thumb_size:
+            return
+        current = self.currentIndex()
+        self.itemDelegate().thumb_px = px
+        self._spread_columns()
+        if current.isValid():
+            self.scrollTo(current)  # the photo being looked at stays in view
+        self.zoomed.emit(px)
+
+    def wheelEvent(self, event) -> None:  # noqa: N802
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            steps = event.angleDelta().y() / 120
+            if steps:
+                self.set_thumb_size(self.thumb_size + round(steps * ZOOM_STEP) or
+                                    (ZOOM_STEP if steps > 0 else -ZOOM_STEP))
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+    def _scrolled(self, value: int) -> None:
+        bar = self.verticalScrollBar()
+        if value >= bar.maximum() - bar.pageStep():
+            self.near_end.emit()
 
     def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._spread_columns()
+
+    def _spread_columns(self) -> None:
         """Spread the columns over the whole width instead of leaving a ragged right edge
         (the scroll bar's width is always kept free, so columns never flip back and forth)."""
-        super().resizeEvent(event)
         cell, spacing = self.itemDelegate().sizeHint(None, None), self.spacing()
         free = self.width() - 2 * self.frameWidth() - self.verticalScrollBar().sizeHint().width()
         free -= spacing  # icon mode puts ``spacing`` before the first column and after each
-        columns = max(1, free // (cell.width() + 3 * spacing))
+        columns = max(1, free // (cell.width() + 2 * spacing))
         self.setGridSize(QSize(free // columns - spacing, cell.height() + 2 * spacing))
 
     def set_empty_text(self, text: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from dataclasses import replace
 from types import SimpleNamespace
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QSizePolicy,
     QSlider,
     QSplitter,
     QToolBar,
@@ -32,9 +34,24 @@ from photofind.gui.filter_bar import FilterBar
 from photofind.gui.folder_jobs import FolderJobs
 from photofind.gui.menus import build_menus
 from photofind.gui.progress import IndexProgress
-from photofind.gui.queries import Hit, Query, results_header, summary_text
+from photofind.gui.queries import (
+    BROWSE_PAGE,
+    SEARCH_PAGE,
+    Hit,
+    Query,
+    results_header,
+    summary_text,
+)
 from photofind.gui.query_chips import LESS, MORE, PhotoTerm, QueryChips, compose
-from photofind.gui.results import HIT_ROLE, ResultsModel, ResultsView
+from photofind.gui.results import (
+    DEFAULT_THUMB,
+    HIT_ROLE,
+    LARGEST,
+    SMALLEST,
+    ZOOM_STEP,
+    ResultsModel,
+    ResultsView,
+)
 from photofind.gui.settings import Settings, model_label
 from photofind.gui.sidebar import FolderSidebar
 from photofind.services.options import open_library
@@ -60,6 +77,8 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         self.status_asked = self.status_shown = 0  # replies can overtake each other
         self.similar_to: str | None = None
         self.asked = Query()
+        self.extending = False  # a next page of the results is on its way
+        self.has_more = False  # the last answer had more than a page
         self.folder: str | None = None
         self.live_states: dict[str, str] = {}
         self.adapt_options: dict = {}  # passed to photofind.services.adapting.adapt (variants…)
@@ -126,6 +145,8 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
             lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
         self.header = QLabel(textFormat=Qt.TextFormat.RichText)
         self.header.setContentsMargins(6, 4, 6, 2)
+        # a long query is cut at the window's edge instead of widening the window
+        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.header.linkActivated.connect(lambda _link: self.clear_similar())
         self.grid = ResultsView()
         self.grid.hit_activated.connect(lambda hit: hit and self.photo_actions.open.trigger())
@@ -143,7 +164,7 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         for widget, stretch in ((self.sidebar, 0), (center, 1), (self.detail, 0)):
             self.splitter.addWidget(widget)
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
-        self.splitter.setSizes([220, 760, 320])
+        self.splitter.setSizes([200, 800, 280])
         self.setCentralWidget(self.splitter)
 
         self.summary = QLabel()
@@ -153,6 +174,15 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         self.statusBar().addWidget(self.summary, 1)
         self.statusBar().addPermanentWidget(self.reading)
         self.statusBar().addPermanentWidget(self.progress)
+        self.zoom = QSlider(Qt.Orientation.Horizontal, minimum=SMALLEST, maximum=LARGEST,
+                            singleStep=ZOOM_STEP, pageStep=ZOOM_STEP, value=DEFAULT_THUMB,
+                            objectName="thumbnail-size")
+        self.zoom.setFixedWidth(110)
+        self.zoom.setToolTip("Thumbnail size (also Ctrl + mouse wheel, Ctrl+plus, Ctrl+minus)")
+        self.zoom.valueChanged.connect(self.grid.set_thumb_size)
+        self.grid.zoomed.connect(self.zoom.setValue)
+        self.grid.near_end.connect(self.fetch_more)
+        self.statusBar().addPermanentWidget(self.zoom)
         self.menu_actions = build_menus(self)
 
     def _action(self, text: str, slot, shortcut=None) -> QAction:
@@ -241,15 +271,26 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         value = self.min_score.value()
         text = compose(self.search.text(), self.similar_to, self.chips.terms) \
             if self.chips.terms else self.search.text()
-        return Query(text=text, image=None if text.strip() else self.similar_to,
-                     filters=self.filter_bar.filters(self.folder),
-                     min_score=value / 100 if value else None)
+        query = Query(text=text, image=None if text.strip() else self.similar_to,
+                      filters=self.filter_bar.filters(self.folder),
+                      min_score=value / 100 if value else None)
+        return replace(query, k=BROWSE_PAGE if query.browsing else SEARCH_PAGE)
 
     def run_search(self) -> None:
         self.debounce.stop()
         if self.backend is None:
             return  # closing
         self.asked = self._query()
+        self.extending = False
+        self.pending = self.backend.search(self.asked)
+
+    def fetch_more(self) -> None:
+        """The next page of the results shown (scrolled near the end of a full page)."""
+        if self.backend is None or self.extending or not self.has_more:
+            return
+        page = BROWSE_PAGE if self.asked.browsing else SEARCH_PAGE
+        self.asked = replace(self.asked, k=self.asked.k + page)
+        self.extending = True
         self.pending = self.backend.search(self.asked)
 
     def _text_edited(self, _text: str) -> None:
@@ -301,6 +342,13 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
     def _answered(self, serial: int, hits: list) -> None:
         if serial != self.pending:
             return  # an older search finished after a newer one was asked for
+        self.has_more = len(hits) > self.asked.k  # one more than a page was asked for
+        hits = hits[:self.asked.k]
+        if self.extending:  # the next page: added below, nothing else moves
+            self.extending = False
+            self.model.add_hits(hits)
+            self._update_header(self.model.hits)
+            return
         replaced = self.model.set_hits(hits)
         self._update_header(hits)
         self._update_empty_text()
@@ -322,7 +370,7 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
             self.header.setText(html.escape(str(exc)))
 
     def _update_header(self, hits: list) -> None:
-        self.header.setText(results_header(self.asked, len(hits)))
+        self.header.setText(results_header(self.asked, len(hits), self.has_more))
 
     def _update_empty_text(self) -> None:
         if not self.photo_count:
@@ -369,6 +417,7 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         if isinstance(splitter, QByteArray):
             self.splitter.restoreState(splitter)
         self.min_score.setValue(self.settings.get("search/min_score", 0, int))
+        self.zoom.setValue(self.settings.get("view/thumbnail_size", DEFAULT_THUMB, int))
         last = self.settings.get("search/last_query", "", str)
         if last:
             self.search.setText(last)
@@ -379,6 +428,7 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         self.settings.set("window/splitter", self.splitter.saveState())
         self.settings.store.setValue("search/last_query", self.search.text())
         self.settings.store.setValue("search/min_score", self.min_score.value())
+        self.settings.store.setValue("view/thumbnail_size", self.grid.thumb_size)
         self.settings.store.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802

@@ -28,7 +28,7 @@ from photofind.services.state import LibraryState
 class PhotoLibrary(LibraryState):
     def __init__(self, data_dir: str | os.PathLike | None = None, model: ModelSpec | None = None,
                  device: str | None = None, workers: int | None = None,
-                 hnsw: HnswParams = HnswParams(), batch_size: int = 32):
+                 hnsw: HnswParams = HnswParams(), batch_size: int | None = None):
         super().__init__(data_dir, model, device, workers, hnsw, batch_size)
         self.indexer = Indexer(self)
         self.live = LiveUpdates(self, self.indexer)
