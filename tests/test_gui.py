@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PIL import Image  # noqa: E402
+from PIL import Image, ImageOps  # noqa: E402
 from PySide6.QtCore import QDate, QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QFormLayout, QLabel  # noqa: E402
@@ -663,3 +663,51 @@ def test_scrolling_to_the_end_fetches_the_next_page(qtbot, make_window, tmp_path
     qtbot.waitUntil(lambda: window.model.rowCount() == 16, timeout=WAIT_MS)
     assert [h.photo.id for h in window.model.hits][:8] == best
     assert len({h.photo.id for h in window.model.hits}) == 16
+
+
+def test_the_built_in_viewer_shows_results_large_and_steps_through_them(
+        qtbot, make_window, tmp_path, monkeypatch):
+    from photofind.gui import actions
+
+    window = make_window()
+    folder = tmp_path / "photos"
+    make_photos(folder, 4)
+    write_sign(folder / "turned.jpg", "HARBOUR", 9, orientation=6)  # stored sideways
+    indexed(qtbot, window, folder, 5)
+    row = next(i for i, h in enumerate(window.model.hits) if h.photo.path.endswith("turned.jpg"))
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.model.index(row))
+    qtbot.keyClick(window.grid, Qt.Key.Key_Return)  # Enter opens it here, not elsewhere
+    viewer = window.viewer
+    assert viewer is not None and viewer.isVisible() and viewer.index == row
+    qtbot.waitUntil(lambda: viewer.image is not None, timeout=WAIT_MS)
+    stored = Image.open(folder / "turned.jpg")
+    upright = ImageOps.exif_transpose(stored).size
+    assert upright != stored.size  # EXIF orientation honoured: shown upright
+    assert (viewer.image.width(), viewer.image.height()) == upright
+    assert f"{row + 1} of 5" in viewer.caption.text()
+    qtbot.keyClick(viewer, Qt.Key.Key_End)
+    assert viewer.index == 4
+    qtbot.keyClick(viewer, Qt.Key.Key_Right)  # the last stays the last
+    assert viewer.index == 4
+    qtbot.keyClick(viewer, Qt.Key.Key_Left)
+    assert viewer.index == 3
+    qtbot.waitUntil(lambda: viewer.image is not None, timeout=WAIT_MS)
+    fitted = viewer.picture.pixmap().width()
+    qtbot.keyClick(viewer, Qt.Key.Key_Plus)
+    assert viewer.picture.pixmap().width() > fitted
+    qtbot.keyClick(viewer, Qt.Key.Key_0)
+    assert viewer.picture.pixmap().width() == fitted
+    qtbot.keyClick(viewer, Qt.Key.Key_Escape)
+    assert not viewer.isVisible() and window.grid.currentIndex().row() == 3  # back there
+    said = []
+    monkeypatch.setattr(actions.QDesktopServices, "openUrl", lambda url: False)
+    monkeypatch.setattr(actions.QMessageBox, "information",
+                        lambda parent, title, text: said.append(text))
+    window.photo_actions.open.trigger()  # no desktop viewer: say so, show it here
+    assert said and "No program to open photos" in said[0]
+    assert window.viewer is not viewer and window.viewer.isVisible()
+    assert window.viewer.hit.photo.id == window.model.hits[3].photo.id
+    window.viewer.close()
+    window.photo_actions.reveal.trigger()  # no file manager: the folder is named instead
+    assert str(folder) in said[1] and QApplication.clipboard().text().startswith(str(folder))

@@ -16,10 +16,13 @@ class PhotoActions(QObject):
     """``open``, ``reveal``, ``similar`` and ``copy`` act on ``current()`` (the shown photo)."""
 
     def __init__(self, current: Callable[[], Hit | None], find_similar: Callable[[Hit], None],
-                 parent: QObject, add_term: Callable[[Hit, str], None] | None = None):
+                 parent: QObject, add_term: Callable[[Hit, str], None] | None = None,
+                 view: Callable[[Hit], None] | None = None):
         super().__init__(parent)
         self.current = current
-        self.open = self._action("Open", open_file, "Open the photo in your viewer")
+        self.view_here = view  # the built-in viewer, where the desktop has no photo viewer
+        self.open = self._action("Open", self.open_outside,
+                                 "Open the photo in your usual photo viewer")
         self.reveal = self._action("Show in folder", reveal, "Open the folder that holds it")
         self.similar = self._action("Find similar", find_similar, "Photos that look like this",
                                     QKeySequence("Ctrl+Shift+F"))
@@ -53,14 +56,29 @@ class PhotoActions(QObject):
             action.setEnabled(enabled)
 
 
-def open_file(hit: Hit) -> None:
-    if _there(hit):
-        QDesktopServices.openUrl(QUrl.fromLocalFile(os.fsdecode(hit.photo.file)))
+    def open_outside(self, hit: Hit) -> None:
+        """The desktop's photo viewer; where there is none, say so and show it here."""
+        if _there(hit) and not QDesktopServices.openUrl(
+                QUrl.fromLocalFile(os.fsdecode(hit.photo.file))):
+            _no_program("No program to open photos was found on this desktop.",
+                        "It is shown in photofind's own viewer instead." if self.view_here
+                        else "")
+            if self.view_here is not None:
+                self.view_here(hit)
 
 
 def reveal(hit: Hit) -> None:
-    if _there(hit):
-        QDesktopServices.openUrl(QUrl.fromLocalFile(os.fsdecode(hit.photo.file.parent)))
+    if _there(hit) and not QDesktopServices.openUrl(
+            QUrl.fromLocalFile(os.fsdecode(hit.photo.file.parent))):
+        _no_program("No file manager could be opened on this desktop.",
+                    f"The photo is in this folder:\n{hit.photo.file.parent}\n(its path is "
+                    "copied, to paste where you need it).")
+        copy_path(hit)
+
+
+def _no_program(what: str, instead: str) -> None:
+    QMessageBox.information(QApplication.activeWindow(), "photofind",
+                            f"{what}\n\n{instead}".strip())
 
 
 def _there(hit: Hit) -> bool:

@@ -272,9 +272,8 @@ class Backend(QObject):
     def describe(self, row, on_done, on_error) -> None:
         run_task(self.pool, self, lambda: describe(self.lib, row), on_done, on_error)
 
-    def preview(self, row, on_done, on_error) -> None:
-        run_task(self.pool, self, lambda: self.previews.load(row, PREVIEW_SIZE), on_done,
-                 on_error)
+    def preview(self, row, on_done, on_error, size: int = PREVIEW_SIZE) -> None:
+        run_task(self.pool, self, lambda: self.previews.load(row, size), on_done, on_error)
 
     # -- shutting down ----------------------------------------------------------------------
     def shutdown(self, wait: bool = False) -> None:

@@ -200,7 +200,8 @@ class ResultsView(QListView):
         self.setMouseTracking(True)
         self.empty_text = ""
         self.drop_hint = False
-        self.doubleClicked.connect(lambda index: self.hit_activated.emit(index.data(HIT_ROLE)))
+        # double-click, or Enter (the platform's "activate"), opens the viewer
+        self.activated.connect(lambda index: self.hit_activated.emit(index.data(HIT_ROLE)))
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
 
     @property

@@ -54,6 +54,7 @@ from photofind.gui.results import (
 )
 from photofind.gui.settings import Settings, model_label
 from photofind.gui.sidebar import FolderSidebar
+from photofind.gui.viewer import PhotoViewer
 from photofind.services.options import open_library
 
 DEBOUNCE_MS = 300
@@ -93,7 +94,8 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         self.live_timer = QTimer(self, interval=LIVE_POLL_MS)
         self.live_timer.timeout.connect(self._poll_live)
         self.photo_actions = PhotoActions(lambda: self.detail.hit, self.find_similar, self,
-                                          self.add_term)
+                                          self.add_term, self.view_photo)
+        self.viewer: PhotoViewer | None = None
         self._build()
         self.open_backend(settings.library_options(overrides))
         self.restore_state()
@@ -149,7 +151,7 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.header.linkActivated.connect(lambda _link: self.clear_similar())
         self.grid = ResultsView()
-        self.grid.hit_activated.connect(lambda hit: hit and self.photo_actions.open.trigger())
+        self.grid.hit_activated.connect(lambda hit: hit and self.view_photo(hit))
         self.grid.customContextMenuRequested.connect(self._grid_menu)
         self.detail = DetailPane(self.photo_actions.all[:3])
         center = QWidget()
@@ -316,6 +318,26 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         self.search.clear()
         self.chips.clear()
         self.run_search()
+
+    def view_photo(self, hit: Hit) -> None:
+        """The built-in viewer on ``hit``, Left/Right going through the results shown."""
+        row = self.model.row_of(hit.photo.id)
+        hits, index = (self.model.hits, row) if row is not None else ([hit], 0)
+        if self.viewer is not None:
+            self.viewer.close()
+        self.viewer = PhotoViewer(hits, index, lambda photo, size, done, failed:
+                                  self.backend and self.backend.preview(photo, done, failed,
+                                                                        size), self)
+        self.viewer.finished.connect(self._viewer_closed)
+        self.viewer.show()
+
+    def _viewer_closed(self) -> None:
+        """Back in the grid on the photo last looked at."""
+        if self.viewer is not None:
+            row = self.model.row_of(self.viewer.hit.photo.id)
+            if row is not None:
+                self.grid.setCurrentIndex(self.model.index(row))
+                self.grid.scrollTo(self.model.index(row))
 
     def add_term(self, hit: Hit, sign: str) -> None:
         """More / Less like this: the photo joins the query as a chip under the search box."""
