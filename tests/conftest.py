@@ -5,7 +5,9 @@ import csv
 import functools
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -188,3 +190,20 @@ def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def watch_command_while(act, data_dir: Path, model, folder: Path) -> int:
+    """Run ``photofind watch FOLDER`` in this process while ``act()`` runs in another
+    thread, then press Ctrl+C (SIGINT) as a person would; the command's exit code."""
+    from photofind.cli import main
+
+    def person() -> None:
+        try:
+            act()
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=person, daemon=True).start()
+    return main(["--data-dir", str(data_dir), "--model", "tiny", "--model-config",
+                 model.config, "--pretrained", model.pretrained, "--workers", "0",
+                 "watch", str(folder), "--debounce", "0.3"])

@@ -9,7 +9,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from photofind.search.relevance import WORDS_MATCH, relevances
 from photofind.services.library import PhotoLibrary
 from photofind.services.reading import CRASHED
 
-from conftest import wait_for, write_photo
+from conftest import wait_for, watch_command_while, write_photo
 from conftest import write_sign as sign
 
 pytestmark = pytest.mark.skipif(
@@ -175,25 +174,17 @@ def test_relevance_of_a_words_match_has_a_floor_and_still_follows_the_order():
 
 def test_the_watch_command_reads_the_text_in_new_photos(tmp_path, tiny_model, capsys,
                                                         monkeypatch):
-    from photofind.cli import main
-
     monkeypatch.setenv("PHOTOFIND_READ_TEXT", "1")
     signs(tmp_path / "lib", ["HARBOUR"])
     printed = sys.stdout.getvalue  # captured by capsys; readable while main() runs
 
-    def user():  # another thread: wait for the catch-up, add a sign, press Ctrl+C
-        try:
-            wait_for(lambda: "text read in 1 photos" in printed(), 120, "the first reading")
-            sign(tmp_path / "lib" / "later.jpg", "BAKERY", 5)
-            wait_for(lambda: printed().count("text read in 1 photos") == 2, 120,
-                     "the new photo's reading")
-        finally:
-            os.kill(os.getpid(), signal.SIGINT)
+    def user():  # another thread: wait for the catch-up, add a sign (then Ctrl+C)
+        wait_for(lambda: "text read in 1 photos" in printed(), 120, "the first reading")
+        sign(tmp_path / "lib" / "later.jpg", "BAKERY", 5)
+        wait_for(lambda: printed().count("text read in 1 photos") == 2, 120,
+                 "the new photo's reading")
 
-    threading.Thread(target=user, daemon=True).start()
-    code = main(["--data-dir", str(tmp_path / "data"), "--model", "tiny", "--model-config",
-                 tiny_model.config, "--pretrained", tiny_model.pretrained, "--workers", "0",
-                 "watch", str(tmp_path / "lib"), "--debounce", "0.3"])
+    code = watch_command_while(user, tmp_path / "data", tiny_model, tmp_path / "lib")
     out = capsys.readouterr().out
     assert code == 0 and out.count("text read in 1 photos: 1 with text") == 2, out
     assert [text_of(stored(tmp_path / "data")[name]) for name in ("harbour.jpg", "later.jpg")] \

@@ -10,10 +10,8 @@ import io
 import logging
 import os
 import shutil
-import signal
 import sqlite3
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -23,7 +21,7 @@ from watchdog.events import FileCreatedEvent, FileMovedEvent
 from photofind.library.changes import ChangeSet, sidecar_owners
 from photofind.services.watch import OFFLINE, POLLING, WATCHING, LibraryWatcher
 
-from conftest import make_photos, wait_for
+from conftest import make_photos, wait_for, watch_command_while
 
 
 def catalog_paths(library) -> set[str]:
@@ -279,23 +277,15 @@ def test_lost_events_trigger_a_rescan(library, tmp_path, watch):
 
 def test_watch_command(tmp_path, tiny_model, capsys):
     """``photofind watch`` catches up, prints a line per batch and stops cleanly on Ctrl+C."""
-    from photofind.cli import main
-
     make_photos(tmp_path / "lib", 2)
     printed = sys.stdout.getvalue  # captured by capsys; readable while main() runs
 
-    def user():  # in another thread: wait for the catch-up, add photos, press Ctrl+C
-        try:
-            wait_for(lambda: "2 new" in printed(), 60, "the catch-up line")
-            make_photos(tmp_path / "lib" / "more", 3, start=10)
-            wait_for(lambda: "3 new" in printed(), 30, "the batch line")
-        finally:
-            os.kill(os.getpid(), signal.SIGINT)
+    def user():  # in another thread: wait for the catch-up, add photos (then Ctrl+C)
+        wait_for(lambda: "2 new" in printed(), 60, "the catch-up line")
+        make_photos(tmp_path / "lib" / "more", 3, start=10)
+        wait_for(lambda: "3 new" in printed(), 30, "the batch line")
 
-    threading.Thread(target=user, daemon=True).start()
-    code = main(["--data-dir", str(tmp_path / "data"), "--model", "tiny", "--model-config",
-                 tiny_model.config, "--pretrained", tiny_model.pretrained, "--workers", "0",
-                 "watch", str(tmp_path / "lib"), "--debounce", "0.3"])
+    code = watch_command_while(user, tmp_path / "data", tiny_model, tmp_path / "lib")
     out = capsys.readouterr().out
     assert code == 0 and f"watching  {tmp_path / 'lib'}" in out
     assert "2 new" in out and "3 new" in out and "Stopped watching" in out
