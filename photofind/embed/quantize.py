@@ -115,7 +115,7 @@ def quantise(source: Path, target: Path, block: int = BLOCK) -> None:
     quantizer.model.save_model_to_file(str(target), use_external_data_format=False)
 
 
-def agreement(source: Path, target: Path, input_name: str, size: int | None = None) -> float:
+def agreement(source: Path, target: Path, input_name: str) -> float:
     """The lowest cosine between the two graphs' pooled vectors on seeded sample pixels."""
     import onnxruntime as ort
 
@@ -124,7 +124,7 @@ def agreement(source: Path, target: Path, input_name: str, size: int | None = No
     sessions = [ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
                 for path in (source, target)]
     shape = sessions[0].get_inputs()[0].shape
-    side = size or next(d for d in reversed(shape) if isinstance(d, int))
+    side = next(d for d in reversed(shape) if isinstance(d, int))
     pixels = np.random.default_rng(0).standard_normal((4, 3, side, side)).astype(np.float32)
     want, got = (s.run(None, {input_name: pixels})[0] for s in sessions)
     want = want / np.linalg.norm(want, axis=1, keepdims=True)

@@ -41,6 +41,11 @@ def compose(words: str, similar_to: str | None, terms: list[PhotoTerm]) -> str:
     return " ".join(parts)
 
 
+def anchored(words: str, similar_to: str | None, terms: list[PhotoTerm]) -> bool:
+    """Whether a '-' photo would have something to push away from in ``compose``."""
+    return bool(words.strip() or similar_to or any(t.sign == MORE for t in terms))
+
+
 class QueryChips(QWidget):
     """A row of chips, hidden when empty; ``changed`` when one is removed."""
 

@@ -15,7 +15,7 @@ from photofind.gui.thumbs import ThumbnailLoader
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 PAD, TEXT_H = 4, 20
-# thumbnail sizes (px): the default shows ~35 photos in a 1280×800 window with both panes
+# thumbnail sizes (px): the default shows 30 photos whole in a 1280×800 window, both panes open
 SMALLEST, DEFAULT_THUMB, LARGEST, ZOOM_STEP = 64, 96, 256, 16
 
 

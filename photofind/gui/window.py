@@ -42,7 +42,7 @@ from photofind.gui.queries import (
     results_header,
     summary_text,
 )
-from photofind.gui.query_chips import LESS, MORE, PhotoTerm, QueryChips, compose
+from photofind.gui.query_chips import LESS, PhotoTerm, QueryChips, anchored, compose
 from photofind.gui.results import (
     DEFAULT_THUMB,
     HIT_ROLE,
@@ -341,8 +341,7 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
 
     def add_term(self, hit: Hit, sign: str) -> None:
         """More / Less like this: the photo joins the query as a chip under the search box."""
-        if sign == LESS and not (self.search.text().strip() or self.similar_to or
-                                 any(t.sign == MORE for t in self.chips.terms)):
+        if sign == LESS and not anchored(self.search.text(), self.similar_to, self.chips.terms):
             self.say("Type what you are looking for first; then push photos like this away.")
             return
         self.chips.add(PhotoTerm(sign, hit.photo.path))

@@ -122,10 +122,10 @@ class _Pass:
                 self.crashes += 1
                 if self.crashes > MAX_CRASHES:
                     report.skipped = "the text reader stopped unexpectedly, again and again"
-                    self._save(readings)
+                    self._save(readings, due)
                     return None
                 readings.append(TextReading(culprit[0], culprit[2], culprit[3], [], CRASHED))
-            self._save([r for r in readings if r.error != MISSING])
+            self._save([r for r in readings if r.error != MISSING], due)
             if culprit is not None:
                 return culprit[0]
             after = due[-1][0]
@@ -136,18 +136,18 @@ class _Pass:
             done = self.report.read + in_batch
             self.progress(done, max(self.todo, done), paths.to_text(os.fsdecode(raw)))
 
-    def _save(self, readings: list[TextReading]) -> None:
-        """Store a batch; a file missing now (a drive pulled out mid-pass) is not stored and
-        stays due."""
+    def _save(self, readings: list[TextReading], due: list) -> None:
+        """Store a batch (``due``: the photos it was read from); a file missing now (a drive
+        pulled out mid-pass) is not stored and stays due."""
         if not readings:
             return
         self.catalog.save_readings(ENGINE, readings)
+        raw_paths = {photo_id: raw for photo_id, raw, _, _ in due}
         report = self.report
         for reading in readings:
             report.read += 1
             report.with_text += bool(reading.lines)
             if reading.error:
                 report.failed += 1
-                path = self.catalog.photo(reading.photo_id)
-                report.problems.append((path.path if path else str(reading.photo_id),
+                report.problems.append((paths.to_text(os.fsdecode(raw_paths[reading.photo_id])),
                                         reading.error))

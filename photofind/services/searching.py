@@ -74,7 +74,7 @@ class SearchEngine(Service):
             allowed = holding if allowed is None else allowed & holding
         shunned = self._holding_any(unwanted)  # - "no entry": none holding it
         if shunned:
-            allowed = (self._all_ids() if allowed is None else allowed) - shunned
+            allowed = (self.vectors.ids if allowed is None else allowed) - shunned
         combined = bool(terms) and not query_terms.is_plain(terms)
         if terms and not combined:
             text = terms[0].text
@@ -148,22 +148,17 @@ class SearchEngine(Service):
             raise query_terms.QueryError("the query's terms cancel each other out")
         return total / norm
 
+    def _with_phrase(self, phrase: str) -> set[int]:
+        """Photos whose texts hold ``phrase`` (forgiving OCR's slips)."""
+        return photos_with_phrase(phrase, self.catalog.vocabulary, self.catalog.texts_matching)
+
     def _holding(self, phrases: list[str]) -> set[int]:
-        """Photos whose texts hold every quoted phrase (forgiving OCR's slips)."""
-        found = None
-        for phrase in phrases:
-            ids = photos_with_phrase(phrase, self.catalog.vocabulary, self.catalog.texts_matching)
-            found = ids if found is None else found & ids
-        return found or set()
+        """Photos whose texts hold every quoted phrase."""
+        return set.intersection(*map(self._with_phrase, phrases)) if phrases else set()
 
     def _holding_any(self, phrases: list[str]) -> set[int]:
         """Photos whose texts hold any of ``phrases``."""
-        return set().union(*(photos_with_phrase(phrase, self.catalog.vocabulary,
-                                                self.catalog.texts_matching)
-                             for phrase in phrases))
-
-    def _all_ids(self) -> set[int]:
-        return self.vectors.ids
+        return set().union(*map(self._with_phrase, phrases))
 
     def _text_matched(self, words: str) -> set[int]:
         """Photos whose captions or tags hold any of ``words`` (a negative term's)."""
