@@ -17,7 +17,7 @@ pytest.importorskip("pytestqt")
 from PIL import Image, ImageOps  # noqa: E402
 from PySide6.QtCore import QDate, QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QFormLayout, QLabel  # noqa: E402
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFormLayout, QLabel  # noqa: E402
 
 from photofind.adapt.store import AdaptConfig  # noqa: E402
 from photofind.gui import dialogs, live  # noqa: E402
@@ -215,7 +215,7 @@ def test_settings_persist(qtbot, make_window):
     assert (again.width(), again.height()) == (720, 520)
     options = SimpleNamespace(model="ViT-B-16", pretrained="/tmp/w.safetensors",
                               model_config=None, device="cpu", data_dir="/tmp/pf-data",
-                              read_text=False)
+                              read_text=False, write_sidecars=True)
     again.settings.save_library_options(options)
     stored = Settings(QSettings(again.settings.store.fileName(), QSettings.Format.IniFormat))
     assert vars(stored.library_options()) == {**vars(options), "workers": None}
@@ -395,6 +395,117 @@ def test_detail_pane_shows_texts_and_dates_with_their_source(qtbot, make_window,
     qtbot.waitUntil(lambda: dialog.state == "failed", timeout=WAIT_MS)
     assert "adapting needs at least 40" in dialog.result.text()
     assert "failed" not in dialog.result.text()
+
+
+def test_caption_and_tags_are_edited_for_a_selection(qtbot, make_window, tmp_path):
+    """Select three photos, tag them and caption them in the dialog: the catalog, the tag
+    filter, the detail pane and search have it at once; the photo folder is not touched
+    (sidecars are off by default); a second edit removes the tag again."""
+    window = make_window()
+    folder = tmp_path / "photos"
+    make_photos(folder, 6)
+    indexed(qtbot, window, folder, 6)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    grid, model = window.grid, window.model
+    grid.setCurrentIndex(model.index(0))
+    for row in (1, 2):  # Ctrl+click, as a person adds to a selection
+        rect = grid.visualRect(model.index(row))
+        qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton,
+                         Qt.KeyboardModifier.ControlModifier, rect.center())
+    chosen = [hit.photo.id for hit in grid.selected_hits()]
+    assert len(chosen) == 3
+    assert "Edit caption and tags…" in [a.text() for a in window.menuBar().actions()[1]
+                                        .menu().actions()]
+
+    qtbot.keyClick(grid, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.edit_dialog is not None and window.edit_dialog.isVisible(),
+                    timeout=WAIT_MS)
+    dialog = window.edit_dialog
+    assert dialog.windowTitle() == "Caption and tags of 3 photos"
+    qtbot.keyClicks(dialog.new_tag, "Biscuit, sofa")
+    qtbot.keyClick(dialog.new_tag, Qt.Key.Key_Return)
+    assert dialog.listed_tags() == ["Biscuit", "sofa"]
+    qtbot.keyClicks(dialog.caption, "Biscuit asleep")
+    dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save).click()
+    lib = window.backend.lib
+    qtbot.waitUntil(lambda: all(lib.editable_texts([i]).own_tags == {"Biscuit": 1, "sofa": 1}
+                                for i in chosen), timeout=WAIT_MS)
+    assert lib.editable_texts(chosen).caption == "Biscuit asleep"
+    qtbot.waitUntil(lambda: "Biscuit" in window.filter_bar.tag_names(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "written by you in photofind" in window.detail.texts.text(),
+                    timeout=WAIT_MS)
+    qtbot.keyClicks(window.search, "Biscuit")
+    qtbot.waitUntil(lambda: sorted(h.photo.id for h in window.model.hits if h.text_match)
+                    == sorted(chosen), timeout=WAIT_MS)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+    window.grid.setCurrentIndex(model.index(0))  # one photo: remove the tag there
+    window.edit_action.trigger()
+    qtbot.waitUntil(lambda: window.edit_dialog is not dialog and window.edit_dialog.isVisible(),
+                    timeout=WAIT_MS)
+    second = window.edit_dialog
+    assert second.windowTitle() == "Caption and tags" and "Biscuit" in second.listed_tags()
+    assert second.caption.toPlainText() == "Biscuit asleep"
+    first = model.hits[0].photo.id
+    row = second.listed_tags().index("Biscuit")
+    second.tags.item(row).setSelected(True)
+    qtbot.mouseClick(second.remove, Qt.MouseButton.LeftButton)
+    second.accept()
+    qtbot.waitUntil(lambda: lib.editable_texts([first]).own_tags == {"sofa": 1},
+                    timeout=WAIT_MS)
+    assert lib.editable_texts([first]).caption == "Biscuit asleep"  # untouched: kept
+
+
+def test_first_run_download_shows_progress_and_keeps_the_folder(qtbot, make_window, tmp_path,
+                                                                monkeypatch):
+    """A fresh library with the default model not on this computer: the download dialog
+    opens by itself; offline it says so; a folder dropped meanwhile waits, and so does a
+    typed search; online again, Try again shows the bytes coming in, and the waiting folder
+    goes to indexing (these test weights are random bytes, so loading them then fails, and
+    the folder waits again)."""
+    from fake_hub import FakeHub
+    from huggingface_hub import constants
+
+    from photofind.gui.model_gate import WAITING
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    weights = bytes(range(256)) * 90_000  # 23 MB: three progress steps
+    hub = FakeHub({("laion/CLIP-ViT-B-32-laion2B-s34B-b79K", "open_clip_pytorch_model.bin"):
+                   weights}, delay_s=0.002)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    problems = []
+    window = make_window(model="ViT-B-32", pretrained="laion2b_s34b_b79k", model_config=None)
+    window.on_problem = problems.append
+    qtbot.waitUntil(lambda: window.download_dialog is not None
+                    and window.download_dialog.state == "failed", timeout=WAIT_MS)
+    dialog = window.download_dialog
+    assert dialog.isVisible() and "could not reach" in dialog.problem.text()
+    assert dialog.retry.isVisible()
+
+    folder = tmp_path / "photos"
+    make_photos(folder, 3)
+    window.add_paths([str(folder)])
+    assert window.queued_paths == [str(folder)] and window.jobs == 0
+    assert window.states[str(folder)] == WAITING
+    qtbot.keyClicks(window.search, "a red kayak")
+    qtbot.waitUntil(lambda: window.search_waiting, timeout=WAIT_MS)
+    assert "as soon as the search model is here" in window.header.text()
+
+    started, values = [], []
+    window.backend.index_started.connect(started.append)
+    dialog.bar.valueChanged.connect(values.append)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # back online
+    qtbot.mouseClick(dialog.retry, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.state == "done", timeout=WAIT_MS)
+    assert any(0 < v < 1000 for v in values) and values[-1] == 1000
+    assert not dialog.isVisible()
+    cached = list((tmp_path / "hf-cache").rglob("open_clip_pytorch_model.bin"))
+    assert [p.read_bytes() == weights for p in cached] == [True]
+    qtbot.waitUntil(lambda: bool(started and problems), timeout=WAIT_MS)
+    assert started[0] == [str(folder)] and "weights" in str(problems[0]).lower()
+    assert window.queued_paths == [str(folder)]  # it waits for weights that load
+    hub.close()
 
 
 def not_clipped(dialog) -> bool:

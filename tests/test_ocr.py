@@ -20,7 +20,7 @@ from photofind.library.catalog import Catalog
 from photofind.search import phrases
 from photofind.services.library import PhotoLibrary
 
-from conftest import font, write_photo
+from conftest import flickr_photos, font, needs_shared, write_photo
 from conftest import write_sign as sign
 
 pytestmark = pytest.mark.skipif(
@@ -232,6 +232,26 @@ def test_reader_reads_an_array_and_skips_noise():
     assert lines[0].score > 0.9
     noise = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
     assert TextReader(threads=1).read_array(noise) == []
+
+
+@needs_shared("flickr8k")
+def test_the_first_look_passes_small_words_and_stops_clean_photos(tmp_path):
+    """The cheap look at 0.7 scale decides whether the full read runs: a sign with 16 px
+    words must pass it (and be read); real photos without text must not. The look lets
+    about 15 % of clean photos through (texture: railings, a dog's name tag), which then cost
+    a full read that finds nothing; two of Flickr8k's first twelve are such."""
+    from photofind.ocr.reader import TextReader
+
+    reader = TextReader(threads=1)
+    small = np.asarray(Image.open(sign(tmp_path / "small.jpg", "EXIT 12", size=16)))
+    assert reader.may_hold_text(small)
+    assert [line.text for line in reader.read_array(small)] == ["EXIT 12"]
+    clean = [p for p in flickr_photos(12) if p.stem not in LET_THROUGH]
+    assert [reader.may_hold_text(np.asarray(Image.open(p).convert("RGB"))) for p in clean] \
+        == [False] * 10
+
+
+LET_THROUGH = {"1001773457_577c3a7d70", "1003163366_44323f5815"}  # dogs' tags; railings
 
 
 @pytest.mark.parametrize("read, stored", [

@@ -123,4 +123,5 @@ def test_offline_without_cache_says_what_to_do(tmp_path):
               "except ModelUnavailable as e:\n    print(e)\n")
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=120)
-    assert "choose a local weights file" in done.stdout
+    assert "could not reach the model's download server" in done.stdout
+    assert "choose a weights file you have" in done.stdout

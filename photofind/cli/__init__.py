@@ -21,7 +21,7 @@ from photofind.services.data_dir import default_data_dir
 COMMANDS = {"index": library_commands.cmd_index, "read-text": library_commands.cmd_read_text,
             "search": library_commands.cmd_search,
             "status": library_commands.cmd_status, "forget": library_commands.cmd_forget,
-            "show": library_commands.cmd_show,
+            "show": library_commands.cmd_show, "edit": library_commands.cmd_edit,
             "import-captions": library_commands.cmd_import_captions,
             "watch": library_commands.cmd_watch, "adapt": learning_commands.cmd_adapt,
             "concepts": learning_commands.cmd_concepts, "eval": learning_commands.cmd_eval}

@@ -107,6 +107,33 @@ def cmd_show(lib, args) -> int:
     return 0
 
 
+def cmd_edit(lib, args) -> int:
+    from photofind.services.editing import TextEdit
+
+    ids, unknown = [], []
+    for path in args.paths:
+        row = lib.catalog.photo_by_path(os.path.abspath(path))
+        (ids.append(row.id) if row is not None else unknown.append(path))
+    for path in unknown:
+        print(f"photofind: {path} is not in the library (index its folder first).",
+              file=sys.stderr)
+    if not ids:
+        return EXIT_FAILED
+    report = lib.edit_texts(ids, TextEdit(args.caption, tuple(args.add_tag),
+                                          tuple(args.remove_tag)), sidecars=args.sidecar)
+    for path, why in report.problems:
+        print(f"photofind: sidecar of {path} not written: {why}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"edited": report.photos, "sidecars": report.sidecars,
+                          "problems": report.problems, "not_in_library": unknown},
+                         ensure_ascii=False))
+    else:
+        print(f"Edited {report.photos} photo{'s' * (report.photos != 1)}"
+              + (f"; wrote {len(report.sidecars)} sidecar file(s)" if report.sidecars else "")
+              + ".")
+    return EXIT_FAILED if unknown or report.problems else 0
+
+
 def cmd_import_captions(lib, args) -> int:
     try:
         updated, unknown = lib.import_captions(args.csv)

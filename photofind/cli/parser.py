@@ -74,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="everything photofind knows about a photo")
     show.add_argument("path")
     show.add_argument("--json", action="store_true")
+    edit = commands.add_parser("edit", help="write your own caption and tags for photos "
+                                            "(kept in the library; the photos are not changed)")
+    edit.add_argument("paths", nargs="+", help="photos already in the library")
+    edit.add_argument("--caption", help="set your caption ('' removes it)")
+    edit.add_argument("--add-tag", action="append", default=[], metavar="TAG",
+                      help="add a tag (repeat for several)")
+    edit.add_argument("--remove-tag", action="append", default=[], metavar="TAG",
+                      help="remove a tag you added (repeat for several)")
+    edit.add_argument("--sidecar", action="store_true",
+                      help="also write them to an XMP sidecar beside each photo "
+                           "(photo.jpg.xmp, merged into one that exists)")
+    edit.add_argument("--json", action="store_true")
     imports = commands.add_parser("import-captions",
                                   help="add captions/tags from a path,caption,tags CSV")
     imports.add_argument("csv")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from photofind.embed.download import download, hub_weights
 from photofind.embed.spec import (  # noqa: F401 - re-exported
     DEFAULT_MODEL,
     DEFAULT_PRETRAINED,
@@ -197,7 +198,10 @@ def resolve_weights(spec: ModelSpec) -> Path:
     cached = cached_weights(tag_cfg)
     if cached is not None:
         return cached
-    try:  # downloads into the Hugging Face cache, with huggingface_hub's progress bar
+    where = hub_weights(tag_cfg)
+    if where is not None:  # into the Hugging Face cache, with huggingface_hub's progress bar
+        return download(where)
+    try:  # a tag served from a plain URL
         return Path(open_clip.download_pretrained(tag_cfg))
     except Exception as exc:  # noqa: BLE001 - network/hub errors come in many types
         raise ModelUnavailable(
@@ -209,19 +213,8 @@ def resolve_weights(spec: ModelSpec) -> Path:
 def cached_weights(tag_cfg: dict) -> Path | None:
     """The weights file for an open_clip tag if the Hugging Face cache already has it
     (checked without touching the network, so offline start-up is instant)."""
-    from huggingface_hub import try_to_load_from_cache
-
-    if not tag_cfg.get("hf_hub"):
-        return None
-    repo_id, filename = os.path.split(tag_cfg["hf_hub"])
-    filename = filename or "open_clip_pytorch_model.bin"
-    candidates = ["open_clip_model.safetensors", filename] if filename.endswith(".bin") \
-        else [filename]
-    for name in candidates:
-        found = try_to_load_from_cache(repo_id, name)
-        if isinstance(found, str) and os.path.isfile(found):
-            return Path(found)
-    return None
+    where = hub_weights(tag_cfg)
+    return where.cached() if where is not None else None
 
 
 def register_custom_config(config_path: Path) -> tuple[str, dict | None, str]:

@@ -59,6 +59,20 @@ def open_embedder(spec: ModelSpec, device: str | None, cache_root: Path):
     return OrtEmbedder(cache, manifest, device, loaded=loaded)
 
 
+def weights_to_download(spec: ModelSpec, cache_root: Path):
+    """The hub weights ``open_embedder`` would have to download first (a
+    ``download.HubWeights``), or None: a model exported before needs none, and neither does
+    a local file or weights already in the Hugging Face cache. Imports open_clip (and torch)
+    only when no export is known."""
+    cache = ExportCache(cache_root, spec)
+    cache.key = cache.known_key()
+    if cache.key and cache.read() is not None:
+        return None
+    from photofind.embed.download import needs_download
+
+    return needs_download(spec)
+
+
 def _torch_embedder(spec: ModelSpec, device: str | None):
     from photofind.embed.encoder import Embedder
 

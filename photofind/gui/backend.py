@@ -272,6 +272,22 @@ class Backend(QObject):
     def describe(self, row, on_done, on_error) -> None:
         run_task(self.pool, self, lambda: describe(self.lib, row), on_done, on_error)
 
+    def editable_texts(self, ids: list[int], sidecars: bool, on_done, on_error) -> None:
+        run_task(self.pool, self, lambda: self.lib.editable_texts(ids, sidecars), on_done,
+                 on_error)
+
+    def edit_texts(self, ids: list[int], edit, sidecars: bool, on_done, on_error) -> None:
+        run_task(self.pool, self, lambda: self.lib.edit_texts(ids, edit, sidecars), on_done,
+                 on_error)
+
+    def weights_to_download(self, on_done, on_error) -> None:
+        """``on_done(HubWeights | None)``: what the model must download before it loads."""
+        run_task(self.pool, self, self.lib.weights_to_download, on_done, on_error)
+
+    def download_weights(self, where, progress, on_done, on_error) -> None:
+        run_task(self.pool, self, lambda: self.lib.download_weights(where, progress), on_done,
+                 on_error)
+
     def preview(self, row, on_done, on_error, size: int = PREVIEW_SIZE) -> None:
         run_task(self.pool, self, lambda: self.previews.load(row, size), on_done, on_error)
 

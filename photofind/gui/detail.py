@@ -23,7 +23,7 @@ from photofind.gui.queries import Hit, PhotoInfo
 
 
 class DetailPane(QScrollArea):
-    def __init__(self, actions: list, parent=None):
+    def __init__(self, actions: list, edit_actions: list = (), parent=None):
         super().__init__(parent)
         self.setWidgetResizable(True)
         self.setMinimumWidth(240)
@@ -42,20 +42,14 @@ class DetailPane(QScrollArea):
         self.facts.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.texts = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
         self.texts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.buttons = QWidget()
-        buttons = QHBoxLayout(self.buttons)
-        buttons.setContentsMargins(0, 0, 0, 0)
-        for action in actions:
-            button = QToolButton()
-            button.setDefaultAction(action)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+        self.buttons = _button_row(actions)
         for widget in (self.picture, self.title):
             layout.addWidget(widget)
         layout.addWidget(self.buttons)
         layout.addLayout(self.facts)
         layout.addWidget(self.texts)
+        self.edit_buttons = _button_row(edit_actions)  # under the texts they change
+        layout.addWidget(self.edit_buttons)
         layout.addStretch(1)
         self.setWidget(body)
         self._pixmap: QPixmap | None = None
@@ -71,6 +65,7 @@ class DetailPane(QScrollArea):
         self._set_facts([] if hit is None else [("Path", hit.photo.path)])
         self.texts.clear()
         self.buttons.setVisible(hit is not None)
+        self.edit_buttons.setVisible(hit is not None)
 
     def set_info(self, hit: Hit, info: PhotoInfo | None) -> None:
         if hit is not self.hit:
@@ -112,6 +107,19 @@ class DetailPane(QScrollArea):
             if label == "Path":  # long paths must wrap anywhere, not only at spaces
                 text.setText(_breakable(value))
             self.facts.addRow(f"{label}:", text)
+
+
+def _button_row(actions) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for action in actions:
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        layout.addWidget(button)
+    layout.addStretch(1)
+    return row
 
 
 def match_facts(hit: Hit) -> list[tuple[str, str]]:

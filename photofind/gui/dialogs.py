@@ -63,6 +63,45 @@ class WindowDialogs:
         if weights:
             self.apply_options(SimpleNamespace(**{**vars(self.options), "pretrained": weights}))
 
+    def edit_texts(self) -> None:
+        """Caption and tags of the selected photos (or the one shown): what they have now is
+        fetched first, then the dialog opens; saving runs in the background."""
+        hits = self.grid.selected_hits() or ([self.detail.hit] if self.detail.hit else [])
+        if self.backend is None or not hits:
+            self.say("Select one or more photos first (Ctrl+click or Shift+click for several).")
+            return
+        ids = [hit.photo.id for hit in hits]
+        sidecars = bool(getattr(self.options, "write_sidecars", False))
+        tags = self.filter_bar.tag_names()
+        self.backend.editable_texts(ids, sidecars,
+                                    lambda now: self._edit_dialog(ids, now, tags, sidecars),
+                                    self._problem)
+
+    def _edit_dialog(self, ids: list[int], current, tags: list[str], sidecars: bool) -> None:
+        from photofind.gui.edit_dialog import EditTextsDialog
+
+        dialog = self.edit_dialog = EditTextsDialog(current, tags, sidecars, self)
+        dialog.accepted.connect(lambda: self._save_edit(ids, dialog.edit(), sidecars))
+        dialog.open()  # window-modal, without a nested event loop
+
+    def _save_edit(self, ids: list[int], edit, sidecars: bool) -> None:
+        if self.backend is not None and edit.changes_something():
+            self.backend.edit_texts(ids, edit, sidecars, self._edited, self._problem)
+
+    def _edited(self, report) -> None:
+        photos = f"{report.photos} photo{'s' * (report.photos != 1)}"
+        message = f"Saved the caption and tags of {photos}."
+        if report.problems:
+            path, why = report.problems[0]
+            message += f" {len(report.problems)} .xmp file(s) could not be written: {why}"
+            QMessageBox.warning(self, "photofind", message)
+        self.say(message)
+        hit = self.detail.hit
+        if hit is not None:  # show what was just written
+            self.backend.describe(hit.photo, lambda info: self.detail.set_info(hit, info),
+                                  lambda exc: self.detail.set_info(hit, None))
+        self.refresh_status()  # new tags join the tag filter and the suggestions
+
     def open_status(self) -> None:
         """The library's status in a window (built from a fresh ``status``)."""
         from photofind.gui.status_dialog import StatusDialog

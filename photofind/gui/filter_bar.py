@@ -145,13 +145,17 @@ class FilterBar(QToolBar):
             self.folder.setCurrentIndex(max(0, self.folder.findData(path)))
 
     def set_tags(self, names: list[str]) -> None:
-        if names == [self.tag.itemText(i) for i in range(self.tag.count())]:
+        if names == self.tag_names():
             return
         text = self.tag.currentText()
         with QSignalBlocker(self.tag):
             self.tag.clear()
             self.tag.addItems(names)
             self.tag.setEditText(text)
+
+    def tag_names(self) -> list[str]:
+        """Every tag in the library, as last listed (the edit dialog's suggestions)."""
+        return [self.tag.itemText(i) for i in range(self.tag.count())]
 
     def _changed(self) -> None:
         self.clear_button.setEnabled(self.filters().active() or self._extra)

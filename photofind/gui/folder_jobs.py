@@ -22,6 +22,10 @@ class FolderJobs:
         paths = [os.path.abspath(p) for p in paths if os.path.exists(p)]
         if not paths or self.backend is None:  # nothing, or the window is closing
             return
+        if self.waits_for_model(paths):  # indexed when it is here
+            self._show_folders()
+            self._update_empty_text()
+            return
         for path in paths:
             if os.path.isdir(path):
                 self.states[path] = "waiting…"
@@ -84,6 +88,7 @@ class FolderJobs:
 
     def _index_failed(self, exc, targets: list) -> None:
         self._job_done(targets)
+        self.requeue_after_failure(exc, targets)
         self._problem(exc)
 
     def _job_done(self, targets: list) -> None:

@@ -51,12 +51,14 @@ class LiveLibrary(QObject):
         super().__init__(parent)
         self.lib, self.lock, self.pool = lib, lock, pool
         self.watcher: LibraryWatcher | None = None
+        self.starting = False  # start() was called
         self._guard = threading.Lock()
         self._stopped = False
 
     def start(self) -> None:
         """Watch in the background (setting up watches walks the folders). Catching up with
         changes made while the app was closed is left to the caller's indexing queue."""
+        self.starting = True
         run_task(self.pool, self, self._start, lambda _: self.started.emit())
 
     def _start(self) -> None:

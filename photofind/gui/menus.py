@@ -37,6 +37,7 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
     edit = bar.addMenu("&Edit")
     edit.addAction(window.find_action)
     edit.addAction(made["select_all"])
+    edit.addAction(window.edit_action)
     edit.addAction(made["clear_filters"])
     view = bar.addMenu("&View")
     view.addActions(window.photo_actions.all)

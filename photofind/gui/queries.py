@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field, replace
 
 from photofind.library.catalog import PhotoRow
+from photofind.library.catalog.texts import OWN
 from photofind.search import terms as query_terms
 from photofind.search.filters import SearchFilters
 from photofind.services.searching import SearchResult
@@ -155,6 +156,8 @@ def _origin(text: dict, photo_path: str) -> str:
     the photo itself (a sidecar, an imported table)."""
     if text["kind"] == "ocr":
         return "read in the photo"
+    if text["source"] == OWN:
+        return f"{text['kind']} — written by you in photofind"
     origin = f"{text['kind']} — {text['source']}"
     if text["file"] and text["file"] != photo_path:
         origin += f" ({os.path.basename(text['file'])})"

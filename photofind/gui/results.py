@@ -193,7 +193,8 @@ class ResultsView(QListView):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setUniformItemSizes(True)
         self.setSpacing(4)
-        self.setSelectionMode(QListView.SelectionMode.SingleSelection)
+        # several at once (Ctrl/Shift+click, Ctrl+A): captions and tags are edited together
+        self.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.setItemDelegate(ResultDelegate(self))
         self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
@@ -284,3 +285,8 @@ class ResultsView(QListView):
     def current_hit(self) -> Hit | None:
         index = self.currentIndex()
         return index.data(HIT_ROLE) if index.isValid() else None
+
+    def selected_hits(self) -> list[Hit]:
+        """The selected results in grid order."""
+        rows = sorted(index.row() for index in self.selectionModel().selectedIndexes())
+        return [self.model().index(row, 0).data(HIT_ROLE) for row in rows]

@@ -11,6 +11,7 @@ from PySide6.QtCore import QSettings
 
 ORGANIZATION = APPLICATION = "photofind"
 READ_TEXT_KEY = "library/read_text"  # read the text in photos after indexing (default on)
+SIDECARS_KEY = "library/write_sidecars"  # own captions and tags also into photo.jpg.xmp (off)
 LIBRARY_KEYS = {  # option name (as on the command line) -> settings key
     "model": "model/name",
     "pretrained": "model/pretrained",
@@ -47,6 +48,7 @@ class Settings:
         options = {name: self.get(key) or None for name, key in LIBRARY_KEYS.items()}
         options["workers"] = None
         options["read_text"] = self.get(READ_TEXT_KEY, True, bool)
+        options["write_sidecars"] = self.get(SIDECARS_KEY, False, bool)
         for name in (*options, "workers"):
             value = getattr(overrides, name, None)
             if value is not None and not (name == "device" and value == "auto"):
@@ -57,6 +59,7 @@ class Settings:
         for name, key in LIBRARY_KEYS.items():
             self.set(key, getattr(options, name, None))
         self.set(READ_TEXT_KEY, bool(getattr(options, "read_text", True)))
+        self.store.setValue(SIDECARS_KEY, bool(getattr(options, "write_sidecars", False)))
         self.store.sync()
 
 

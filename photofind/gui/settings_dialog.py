@@ -8,11 +8,9 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -20,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from photofind.embed.spec import DEFAULT_MODEL, DEFAULT_PRETRAINED
+from photofind.gui.dialog_parts import confirm_buttons, quiet_note
 
 WEIGHTS_FILTER = "Model weights (*.safetensors *.pt *.pth *.bin);;All files (*)"
 SOURCES = ("open_clip model and weights tag (downloaded once)",
@@ -72,16 +71,15 @@ class SettingsDialog(QDialog):
                                    "computer is otherwise idle")
         self.read_text.setChecked(getattr(options, "read_text", True))
         form.addRow("Text:", self.read_text)
-        note = QLabel("Changing the model re-reads every photo once (the old vectors are kept "
-                      "until then). Nothing is ever written into your photo folders.",
-                      wordWrap=True)
-        note.setEnabled(False)
-        form.addRow(note)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
-                                   QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        self.write_sidecars = QCheckBox("Also write my captions and tags to a .xmp file beside "
+                                        "each photo (digiKam, darktable and Lightroom read it)")
+        self.write_sidecars.setChecked(getattr(options, "write_sidecars", False))
+        form.addRow("Your tags:", self.write_sidecars)
+        form.addRow(quiet_note(
+            "Changing the model re-reads every photo once (the old vectors are kept until "
+            "then). Nothing is written into your photo folders, except those .xmp files if "
+            "you tick the box above; the photos themselves never."))
+        form.addRow(confirm_buttons(self))
         pretrained = options.pretrained or ""
         is_file = "/" in pretrained or "\\" in pretrained or "." in pretrained
         (self.weights if is_file else self.tag).setText(pretrained)
@@ -121,7 +119,8 @@ class SettingsDialog(QDialog):
             model_config=(self.config.text().strip() or None) if source == CUSTOM else None,
             device=self.device.currentText(),
             data_dir=self.data_dir.text().strip() or None, workers=None,
-            read_text=self.read_text.isChecked())
+            read_text=self.read_text.isChecked(),
+            write_sidecars=self.write_sidecars.isChecked())
 
 
 def ask_for_weights(parent, message: str) -> str | None:

@@ -33,6 +33,7 @@ from photofind.gui.dialogs import WindowDialogs
 from photofind.gui.filter_bar import FilterBar
 from photofind.gui.folder_jobs import FolderJobs
 from photofind.gui.menus import build_menus
+from photofind.gui.model_gate import ModelGate
 from photofind.gui.progress import IndexProgress
 from photofind.gui.queries import (
     BROWSE_PAGE,
@@ -61,11 +62,12 @@ DEBOUNCE_MS = 300
 EMPTY_LIBRARY = "Drop a folder here to start\n\n(or use Add folder… in the toolbar)"
 INDEXING_EMPTY = "Indexing your photos…\nthey appear here as soon as they are ready"
 NO_MATCH = "No photos match — try fewer words"
+WAITING_FOR_MODEL = "Your photos are indexed as soon as the search model is here"
 NO_FILTER_MATCH = "No photos match these filters"
 LIVE_POLL_MS = 1000  # how often the sidebar asks the watcher for each folder's state
 
 
-class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
+class MainWindow(FolderJobs, WindowDialogs, ModelGate, QMainWindow):
     def __init__(self, settings: Settings, overrides=None):
         super().__init__()
         self.settings, self.overrides = settings, overrides
@@ -84,6 +86,8 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         self.live_states: dict[str, str] = {}
         self.adapt_options: dict = {}  # passed to photofind.services.adapting.adapt (variants…)
         self.adapt_dialog = None  # photofind.gui.adapt_dialog.AdaptDialog, once opened
+        self.edit_dialog = None  # photofind.gui.edit_dialog.EditTextsDialog, the last one
+        self.queued_paths: list[str] = []  # folders added before the model was here
         self.last_report = None
         self._asking_for_model = False
         # who hears about failures instead of a dialog (the self-test: a modal dialog would
@@ -118,6 +122,8 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         self.rescan_action = self._action("Look for changes", self.rescan_all, "F5")
         self.find_action = self._action("Find", self.search.setFocus,
                                         QKeySequence.StandardKey.Find)
+        self.edit_action = self._action("Edit caption and tags…", self.edit_texts, "Ctrl+E")
+        self.edit_action.setToolTip("Write your own caption and tags for the selected photos")
         self.adapt_action.setToolTip("Teach the model your own captions and tags")
         self.addActions(self.photo_actions.all)
 
@@ -153,7 +159,7 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         self.grid = ResultsView()
         self.grid.hit_activated.connect(lambda hit: hit and self.view_photo(hit))
         self.grid.customContextMenuRequested.connect(self._grid_menu)
-        self.detail = DetailPane(self.photo_actions.all[:3])
+        self.detail = DetailPane(self.photo_actions.all[:3], [self.edit_action])
         center = QWidget()
         column = QVBoxLayout(center)
         column.setContentsMargins(0, 0, 0, 0)
@@ -231,6 +237,7 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         self.status_asked += 1
         asked = self.status_asked
         backend.status(lambda status: self._first_status(status, asked))
+        self.check_model()  # downloads it first if it must
         return True
 
     def _first_status(self, status: dict, asked: int) -> None:
@@ -238,10 +245,9 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         self.run_search()
         if self.backend is None:
             return
-        if status["photos"]:
+        if status["photos"] and self.model_state == "ready":
             self.say("Loading the model… (a search typed now runs as soon as it is ready)")
             self.backend.warm_up()  # load the model now, so the first search is quick
-        self.backend.live.start()  # the window is up: start watching (in the background)
         if status["text_in_photos"]["to_read"]:
             self.backend.read_texts()  # a pass cut short last time resumes
 
@@ -282,6 +288,10 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         self.debounce.stop()
         if self.backend is None:
             return  # closing
+        if not self._query().browsing and self.waits_for_model():
+            self.search_waiting = True  # runs when the model is here
+            self.header.setText("Your search runs as soon as the search model is here.")
+            return
         self.asked = self._query()
         self.extending = False
         self.pending = self.backend.search(self.asked)
@@ -394,7 +404,9 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         self.header.setText(results_header(self.asked, len(hits), self.has_more))
 
     def _update_empty_text(self) -> None:
-        if not self.photo_count:
+        if not self.photo_count and self.queued_paths:
+            self.grid.set_empty_text(WAITING_FOR_MODEL)
+        elif not self.photo_count:
             self.grid.set_empty_text(INDEXING_EMPTY if self.jobs else EMPTY_LIBRARY)
         elif self._query().browsing:
             self.grid.set_empty_text(NO_FILTER_MATCH if self.filter_bar.filters().active()
@@ -418,9 +430,12 @@ class MainWindow(FolderJobs, WindowDialogs, QMainWindow):
         index = self.grid.indexAt(pos)
         if not index.isValid():
             return
-        self.grid.setCurrentIndex(index)
+        if not self.grid.selectionModel().isSelected(index):  # else: act on the selection
+            self.grid.setCurrentIndex(index)
         menu = QMenu(self)
         menu.addActions(self.photo_actions.all)
+        menu.addSeparator()
+        menu.addAction(self.edit_action)
         menu.exec(self.grid.viewport().mapToGlobal(pos))
 
     def say(self, text: str) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from photofind.embed.spec import ModelSpec
 from photofind.index.hnsw import HnswParams
 from photofind.search.filters import SearchFilters
-from photofind.services import reports
+from photofind.services import editing, reports
 from photofind.services.indexing import Indexer, IndexReport
 from photofind.services.jobs import CancelToken, Progress
 from photofind.services.live import LiveUpdates
@@ -55,6 +55,17 @@ class PhotoLibrary(LibraryState):
         writer lock: it writes only its own catalog rows, a batch per transaction, so it
         never keeps another process's indexing waiting."""
         return self.text_pass.read_texts(progress, cancel, limit)
+
+    def edit_texts(self, photo_ids: Iterable[int], edit: editing.TextEdit,
+                   sidecars: bool = False) -> editing.EditReport:
+        """The person's own caption and tags on each photo (services/editing.py). Like the
+        text pass it changes only texts rows, one transaction a photo, so it needs no writer
+        lock and never waits for an indexing run."""
+        return editing.edit_texts(self, list(photo_ids), edit, sidecars)
+
+    def editable_texts(self, photo_ids: Iterable[int],
+                       sidecars: bool = False) -> editing.EditableTexts:
+        return editing.editable_texts(self, list(photo_ids), sidecars)
 
     # -- live library (used by services/watch.py) ---------------------------------------------
     def move_paths(self, pairs: Iterable[tuple[str | os.PathLike, str | os.PathLike]]) -> int:

@@ -108,6 +108,20 @@ class LibraryState:
         saved = self.catalog.get_meta("model_spec")
         return ModelSpec(**json.loads(saved)) if saved else None
 
+    def weights_to_download(self):
+        """What the model needs from the hub before it can load (``HubWeights``), or None.
+        Asked before loading, so a window can show the download instead of waiting on it."""
+        from photofind.embed.runtime import weights_to_download
+
+        return weights_to_download(self.model_spec, self.export_root)
+
+    def download_weights(self, where, progress=None) -> Path:
+        """Fetch them into the Hugging Face cache; ``progress(done, total)`` may raise
+        ``DownloadCancelled``."""
+        from photofind.embed.download import download
+
+        return download(where, progress)
+
     @property
     def model_loaded(self) -> bool:
         """Has anything needed the model yet? (Reports must not load it just to look.)"""

@@ -6,6 +6,9 @@ from __future__ import annotations
 import sqlite3
 
 from photofind.library import paths
+from photofind.library.metadata.texts import TextItem
+
+OWN = "photofind"  # the source of what the person wrote in photofind itself
 
 
 class TextsTable:
@@ -13,9 +16,10 @@ class TextsTable:
     ``Catalog``, whose ``_query`` and transactions it uses."""
 
     def set_texts(self, db: sqlite3.Connection, photo_id: int, items,
-                  keep_sources=("csv-import", "ocr")) -> None:
-        """Replace a photo's texts read from its files' metadata; imported ones (CSV) and
-        the text read in the photo itself (OCR, renewed by its own pass) are kept."""
+                  keep_sources=("csv-import", "ocr", OWN)) -> None:
+        """Replace a photo's texts read from its files' metadata; imported ones (CSV), the
+        text read in the photo itself (OCR, renewed by its own pass) and what the person
+        wrote in photofind are kept."""
         marks = ",".join("?" * len(keep_sources))
         db.execute(f"DELETE FROM texts WHERE photo_id=? AND source NOT IN ({marks})",
                    (photo_id, *keep_sources))
@@ -32,6 +36,26 @@ class TextsTable:
                        "VALUES(?,?,?,?,?,?)", (photo_id, item.kind, item.text, item.source,
                                                paths.to_text(item.file),
                                                "|".join(item.hierarchy)))
+
+    def edit_own_texts(self, photo_id: int, photo_file: str, caption: str | None,
+                       add_tags: list[str], remove_tags: list[str],
+                       sidecar: str | None = None) -> None:
+        """The person's own caption (None: unchanged, "": none) and tags of one photo, in
+        one transaction. A removed tag goes wherever photofind put it: its own rows, and
+        the rows read from ``sidecar`` when photofind writes that file too. Tags read from
+        the photo file or other programs' files stay (photofind does not change those)."""
+        with self.transaction() as db:
+            if caption is not None:
+                db.execute("DELETE FROM texts WHERE photo_id=? AND kind='caption' AND source=?",
+                           (photo_id, OWN))
+            for tag in remove_tags:
+                db.execute("DELETE FROM texts WHERE photo_id=? AND kind='tag' AND "
+                           "text=? COLLATE NOCASE AND (source=? OR file=?)",
+                           (photo_id, tag, OWN, paths.to_text(sidecar) if sidecar else ""))
+            items = [TextItem("tag", tag, OWN, photo_file) for tag in add_tags]
+            if caption:
+                items.insert(0, TextItem("caption", caption, OWN, photo_file))
+            self.add_texts(db, photo_id, items)
 
     def texts(self, photo_id: int) -> list[dict]:
         rows = self._query("SELECT kind, text, source, file, hierarchy FROM texts "

@@ -11,7 +11,7 @@ from defusedxml import ElementTree as SafeElementTree
 from photofind.library.metadata.found import Found
 from photofind.library.metadata.texts import clean
 
-_NAMESPACES = {
+NAMESPACES = {
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "xml": "http://www.w3.org/XML/1998/namespace",
     "dc": "http://purl.org/dc/elements/1.1/",
@@ -25,14 +25,14 @@ _NAMESPACES = {
 }
 
 
-def _qname(name: str) -> str:
+def qname(name: str) -> str:
     """'dc:title' in ElementTree's spelling, '{http://purl.org/dc/elements/1.1/}title'."""
     prefix, local = name.split(":")
-    return f"{{{_NAMESPACES[prefix]}}}{local}"
+    return f"{{{NAMESPACES[prefix]}}}{local}"
 
 
-_RDF_LI, _RDF_ALT, _XML_LANG = _qname("rdf:li"), _qname("rdf:Alt"), _qname("xml:lang")
-_RDF_CONTAINERS = {_RDF_ALT, _qname("rdf:Bag"), _qname("rdf:Seq")}
+_RDF_LI, _RDF_ALT, _XML_LANG = qname("rdf:li"), qname("rdf:Alt"), qname("xml:lang")
+_RDF_CONTAINERS = {_RDF_ALT, qname("rdf:Bag"), qname("rdf:Seq")}
 
 _XMP_TEXTS = (  # (property, kind), read in this order
     ("dc:description", "caption"),
@@ -60,7 +60,7 @@ def _rdf_values(prop: Element) -> list[str]:
 
 def _xmp_values(root: Element, prop: str) -> list[str]:
     """All values of an XMP property, whether written as attribute or element."""
-    name = _qname(prop)
+    name = qname(prop)
     values = []
     for element in root.iter():
         if name in element.attrib:
@@ -80,7 +80,7 @@ def _own_value(element: Element, name: str) -> str | None:
 
 def _region_names(root: Element, name_prop: str, type_prop: str | None) -> list[str]:
     """Names of image regions showing a face or pet (untyped regions count too)."""
-    name_q, type_q = _qname(name_prop), type_prop and _qname(type_prop)
+    name_q, type_q = qname(name_prop), type_prop and qname(type_prop)
     names = []
     for element in root.iter():
         name = _own_value(element, name_q)
