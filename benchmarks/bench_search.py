@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from photofind.adapt.cross_encoder import CrossEncoder, numpy_head
 from photofind.index.hnsw import HnswParams, VectorIndex
 from photofind.index.tokens import TokenStore
 from photofind.search.neighbours import NeighbourTexts
-from photofind.search.rerank import CrossEncoder, Reranker, rerank
+from photofind.search.rerank import Reranker, rerank
 
 
 def unit(rows: int, dim: int, seed: int) -> np.ndarray:
@@ -74,7 +75,7 @@ def latency(size: int, encoders: dict, queries: list[str], work: Path) -> dict:
     neighbours = NeighbourTexts(ids[:labelled], vectors[:labelled].astype(np.float16),
                                 unit(3 * labelled, dim, seed=1).astype(np.float16),
                                 np.arange(0, 3 * labelled, 3))
-    head = Reranker(CrossEncoder(dim), 0.25, {}, neighbours, 0.4)
+    head = Reranker(numpy_head(CrossEncoder(dim)), 0.25, {}, neighbours, 0.4)
     allowed = set(ids[::2].tolist())  # a filter keeping half the library
     out = {"build_s": round(build_s, 1), "token_bytes_per_photo": store.row_bytes}
     for runtime, encoder in encoders.items():

@@ -368,6 +368,30 @@ def test_filters_narrow_the_grid(qtbot, make_window, described):
     assert window.sidebar.currentItem().data(Qt.ItemDataRole.UserRole + 1) == str(folder)
 
 
+def test_folder_filter_is_a_tree_of_subfolders(qtbot, make_window, tmp_path):
+    """Photos in nested folders: the folder filter lists each subfolder under its parent,
+    indented (folders with no photo of their own too, when one below has some), and
+    choosing one narrows the grid to it and what is below it."""
+    root = tmp_path / "pictures"
+    make_photos(root, 2)
+    make_photos(root / "2019" / "summer", 3, start=2)
+    make_photos(root / "2020", 1, start=5)
+    make_photos(root / "empty-parent" / "only-child", 1, start=6)
+    window = make_window()
+    indexed(qtbot, window, root, 7)
+    bar = window.filter_bar
+    qtbot.waitUntil(lambda: bar.folder.count() == 7, timeout=WAIT_MS)
+    listed = [bar.folder.itemText(i) for i in range(bar.folder.count())]
+    indent = "\u2003"
+    assert listed == ["All folders", "pictures", f"{indent}2019", f"{indent * 2}summer",
+                      f"{indent}2020", f"{indent}empty-parent", f"{indent * 2}only-child"]
+    bar.folder.setCurrentIndex(bar.folder.findData(str(root / "2019")))
+    qtbot.waitUntil(lambda: sorted(shown(window)) == [f"photo-{i:04d}.jpg" for i in (2, 3, 4)],
+                    timeout=WAIT_MS)
+    bar.folder.setCurrentIndex(bar.folder.findData(str(root / "empty-parent")))
+    qtbot.waitUntil(lambda: shown(window) == ["photo-0006.jpg"], timeout=WAIT_MS)
+
+
 def test_detail_pane_shows_texts_and_dates_with_their_source(qtbot, make_window, described):
     folder, photos = described
     window = make_window()
@@ -425,6 +449,7 @@ def test_caption_and_tags_are_edited_for_a_selection(qtbot, make_window, tmp_pat
     qtbot.keyClicks(dialog.new_tag, "Biscuit, sofa")
     qtbot.keyClick(dialog.new_tag, Qt.Key.Key_Return)
     assert dialog.listed_tags() == ["Biscuit", "sofa"]
+    assert dialog.isVisible() and not dialog.new_tag.text()  # Enter added, did not save
     qtbot.keyClicks(dialog.caption, "Biscuit asleep")
     dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save).click()
     lib = window.backend.lib
@@ -528,20 +553,29 @@ def test_adapt_dialog_cancels_then_runs_to_the_end(qtbot, make_window, tmp_path)
     assert dialog.intro.text().startswith("44 captioned and 0 tagged photos; at least 40")
     assert not_clipped(dialog)
     qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "loss" in dialog.detail.text(), timeout=WAIT_MS)
-    assert dialog.phase.text() == "Training" and "epoch 1 of 50" in dialog.detail.text()
+    qtbot.waitUntil(lambda: "loss" in dialog.detail.toolTip(), timeout=WAIT_MS)
+    assert dialog.phase.text().startswith("Training") and "round 1 of 50" in dialog.detail.text()
+    reached = dialog.bar.value()
+    assert 0 < reached < dialog.bar.maximum()  # one bar for the whole run: past preparing
+    qtbot.waitUntil(lambda: dialog.bar.value() > reached, timeout=WAIT_MS)  # and it moves on
     qtbot.mouseClick(dialog.cancel, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.state == "cancelled", timeout=WAIT_MS)
-    assert "unchanged" in dialog.result.text()
+    assert dialog.result.text() == "Cancelled — nothing changed."
     key = window.backend.lib.model_key
 
     dialog.options = {"variants": (AdaptConfig(epochs=1, batch_size=16),), "rerank": False}
     qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.state == "done", timeout=WAIT_MS)
+    words = dialog.result.text()
+    assert "of 100 of your captions and tags set aside" in words and "R@1" not in words
+    assert not dialog.metrics.isVisible()  # the numbers wait behind "Details"
+    qtbot.mouseClick(dialog.details, Qt.MouseButton.LeftButton)
+    assert dialog.metrics.isVisible() and dialog.rerank.isVisible()
     table = [w.text() for w in dialog.metrics.findChildren(QLabel)]
     assert {"R@1", "R@5", "R@10", "mAP", "plain model"} <= set(table)
     assert "Re-ranker: not trained" in dialog.rerank.text()
-    kept = dialog.result.text().startswith("Kept")
+    kept = words.startswith("Search for your own words got better")
+    assert kept or words.startswith("No gain this time — your search is unchanged")
     assert kept == (window.backend.lib.model_key != key) and not_clipped(dialog)
     if kept:
         assert dialog.zero_shot.isEnabled()
@@ -646,6 +680,34 @@ def test_menus_follow_desktop_conventions_and_act(qtbot, make_window, monkeypatc
     assert asked == ["add"]
     entries["Quit"].trigger()
     qtbot.waitUntil(lambda: not window.isVisible())
+
+
+def test_library_menu_removes_the_chosen_folder(qtbot, make_window, tmp_path, monkeypatch):
+    from photofind.gui import folder_jobs
+
+    keep, drop_me = tmp_path / "keep", tmp_path / "drop-me"
+    make_photos(keep, 2)
+    make_photos(drop_me, 2, start=2)
+    window = make_window()
+    indexed(qtbot, window, keep, 2)
+    drop(window, drop_me)
+    qtbot.waitUntil(lambda: window.jobs == 0 and window.photo_count == 4, timeout=WAIT_MS)
+    told, asked = [], []
+    monkeypatch.setattr(folder_jobs.QMessageBox, "information",
+                        lambda _parent, _title, text: told.append(text))
+    monkeypatch.setattr(folder_jobs.QMessageBox, "question",
+                        lambda _parent, _title, text: asked.append(text)
+                        or folder_jobs.QMessageBox.StandardButton.Yes)
+    window.menu_actions["forget"].trigger()  # no folder chosen yet: said how
+    assert told and "Choose one of your folders" in told[0] and not asked
+    side = window.sidebar  # a click on the folder, as a person chooses it
+    side.setCurrentRow([side.item(i).data(Qt.ItemDataRole.UserRole + 1)
+                        for i in range(side.count())].index(str(drop_me)))
+    assert window.folder == str(drop_me)
+    window.menu_actions["forget"].trigger()
+    assert asked and "Your photos stay where they are" in asked[0]
+    qtbot.waitUntil(lambda: [r["path"] for r in window.roots] == [str(keep)], timeout=WAIT_MS)
+    assert sorted(p.name for p in drop_me.iterdir()) == ["photo-0002.jpg", "photo-0003.jpg"]
 
 
 def test_clear_resets_the_score_slider_and_a_new_search_clears_a_stale_detail_pane(

@@ -132,6 +132,23 @@ def test_cold_text_and_image_queries_load_no_torch(tmp_path, tiny_model):
     assert json.loads(image.stdout)[0]["path"].endswith("p2.jpg")
     assert json.loads(image.stderr.strip().splitlines()[-1]) == []
 
+    # with a trained re-ranker (its head made non-trivial here): still no torch
+    from photofind.adapt.cross_encoder import CrossEncoder, numpy_head
+    from photofind.search.rerank import Reranker
+    from photofind.services import adapting, artefacts
+
+    lib = PhotoLibrary(tmp_path / "data", model=tiny_model, workers=1)
+    head = CrossEncoder(lib.embedder.dim)
+    torch.nn.init.normal_(head.word_weight.weight)
+    path = adapting.adaptation_dir(lib, lib.model_key) / "rerank.safetensors"
+    Reranker(numpy_head(head), 0.5, {"note": "test"}).save(path)
+    artefacts.remember(lib, artefacts.RERANK, lib.model_key, path)
+    lib.close()
+    reranked = cold_search(tmp_path / "data", ["a dog on a beach"])
+    assert reranked.returncode == 0, reranked.stderr
+    assert all(hit["rerank_score"] is not None for hit in json.loads(reranked.stdout))
+    assert json.loads(reranked.stderr.strip().splitlines()[-1]) == []
+
 
 def test_failed_check_falls_back_to_torch_with_one_message(tmp_path, tiny_model, caplog,
                                                            monkeypatch):

@@ -9,12 +9,13 @@ import pytest
 import torch
 from test_adapt import captioned_library
 
+from photofind.adapt.cross_encoder import CrossEncoder, numpy_head
 from photofind.adapt.data import build_data
 from photofind.adapt.rerank_train import neighbour_texts, train_reranker
 from photofind.index.tokens import TokenStore
 from photofind.search.filters import SearchFilters
 from photofind.search.neighbours import NeighbourTexts
-from photofind.search.rerank import CrossEncoder, Reranker, weights_text
+from photofind.search.rerank import Reranker, weights_text
 from photofind.services.jobs import CancelToken
 from photofind.services.library import PhotoLibrary
 
@@ -72,7 +73,7 @@ def test_reranker_file_round_trips(tmp_path):
     neighbours = NeighbourTexts(np.array([4, 7, 9]), unit_rows(rng, 3).astype(np.float16),
                                 unit_rows(rng, 5).astype(np.float16), np.array([0, 2, 3]),
                                 k=2, tau=0.1)
-    reranker = Reranker(head, 0.2, {"note": "x"}, neighbours, 0.4)
+    reranker = Reranker(numpy_head(head), 0.2, {"note": "x"}, neighbours, 0.4)
     reranker.save(tmp_path / "r.safetensors")
     loaded = Reranker.load(tmp_path / "r.safetensors")
     text, mask = torch.randn(1, 5, 32), torch.ones(1, 5, dtype=torch.bool)
@@ -87,6 +88,24 @@ def test_reranker_file_round_trips(tmp_path):
     (tmp_path / "r.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="older photofind"):
         Reranker.load(tmp_path / "r.safetensors")
+
+
+def test_the_query_time_head_computes_what_torch_computes():
+    """The numpy head (no torch at query time) against the torch module it was trained as,
+    with every weight non-zero and two blocks, a padded query and float16 tokens."""
+    torch.manual_seed(0)
+    head = CrossEncoder(32, layers=2).eval()
+    with torch.no_grad():
+        for parameter in head.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.3)
+    text, image = torch.randn(5, 7, 32), torch.randn(5, 16, 32).half()
+    mask = torch.ones(5, 7, dtype=torch.bool)
+    mask[:, 5:] = False  # a shorter query, padded
+    with torch.no_grad():
+        want = head(text, mask, image.float()).numpy()
+    got = numpy_head(head)(text.numpy(), mask.numpy(), image.numpy().astype(np.float32))
+    assert np.abs(got - want).max() < 1e-5
+    assert np.abs(want).max() > 0.05  # a score that means something, not all zeros
 
 
 def test_untrained_head_is_a_soft_word_to_region_matcher():

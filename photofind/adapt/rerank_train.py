@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from photofind.adapt.cross_encoder import CrossEncoder, nce_loss, numpy_head
 from photofind.adapt.data import QUERY_TEMPLATE, AdaptationData
 from photofind.adapt.judging import retrieval_metrics, validation_gallery
 from photofind.search.neighbours import (
@@ -23,9 +24,7 @@ from photofind.search.rerank import (
     DEFAULT_TOP_K,
     NEIGHBOUR_WEIGHTS,
     WEIGHTS,
-    CrossEncoder,
     Reranker,
-    nce_loss,
 )
 
 
@@ -118,7 +117,8 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
             if progress:
                 progress(epoch + 1, epochs, loss.item())
         epochs_run = epoch + 1
-    reranker = Reranker(head, 0.0, {"losses": [round(v, 4) for v in losses]})
+    reranker = Reranker(numpy_head(head.eval()), 0.0,
+                        {"losses": [round(v, 4) for v in losses]})
     everyone = neighbour_texts(lib, [data.train, data.val], seed, cancel)
     if everyone is None:
         return None

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +35,11 @@ from photofind.services.jobs import CancelToken
 PHASES = {"caching": "Preparing your photos", "baseline": "Measuring the plain model",
           "training": "Training", "validating": "Checking on set-aside photos",
           "re-embedding": "Re-embedding your photos", "reranker": "Teaching the re-ranker"}
+# Each phase's share of a whole run, in run order: one bar that never goes back. Training is
+# checked on set-aside photos after every round, so "validating" is folded into it.
+SHARES = (("caching", 0.2), ("baseline", 0.05), ("training", 0.45), ("re-embedding", 0.2),
+          ("reranker", 0.1))
+BAR_STEPS = 1000
 METRICS = (("R@1", "Set-aside captions and tags whose photo came first"),
            ("R@5", "… whose photo was among the first 5 results"),
            ("R@10", "… among the first 10 results"),
@@ -106,6 +112,8 @@ class AdaptDialog(QDialog):
         self.state = "counting"  # ready, running, done, cancelled, failed
         self.runner: QThread | None = None
         self.worker: AdaptWorker | None = None
+        self.detailed: list[QWidget] = []  # the result's numbers, behind "Details"
+        self.started_at = 0.0
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
         self.intro = _label("Counting photos with your captions and tags…")
@@ -114,19 +122,23 @@ class AdaptDialog(QDialog):
         self.bar = QProgressBar()
         self.detail = _label("")
         self.result = _label("")
+        self.details = QToolButton(text="Details", checkable=True)  # the numbers, on demand
+        self.details.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details.setArrowType(Qt.ArrowType.RightArrow)
+        self.details.toggled.connect(self._show_details)
         self.metrics = QWidget()
         self.rerank = _label("")
         self.concepts = QWidget()
         buttons = QDialogButtonBox()
         self.start = QPushButton("Start", enabled=False, default=True)
         self.cancel = QPushButton("Cancel")
-        self.zero_shot = QPushButton("Go back to zero-shot", enabled=False)
-        self.zero_shot.setToolTip("Forget the adaptation and use the model as it was trained")
+        self.zero_shot = QPushButton("Go back to the plain model", enabled=False)
+        self.zero_shot.setToolTip("Forget what was learned and search as before adapting")
         self.close_button = buttons.addButton(QDialogButtonBox.StandardButton.Close)
         for button in (self.start, self.cancel, self.zero_shot):
             buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
         for widget in (self.intro, self.current, self.phase, self.bar, self.detail, self.result,
-                       self.metrics, self.rerank, self.concepts):
+                       self.details, self.metrics, self.rerank, self.concepts):
             layout.addWidget(widget)
         layout.addStretch(1)
         layout.addWidget(buttons)
@@ -136,7 +148,7 @@ class AdaptDialog(QDialog):
         self.zero_shot.clicked.connect(self.go_back)
         self.close_button.clicked.connect(self.close)
         self._show_running(False)
-        for widget in (self.result, self.metrics, self.rerank, self.concepts):
+        for widget in (self.result, self.details, self.metrics, self.rerank, self.concepts):
             widget.hide()
         self._fit()
         self._look()
@@ -180,10 +192,12 @@ class AdaptDialog(QDialog):
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
         self.runner.finished.connect(self.worker.deleteLater)
-        for widget in (self.result, self.metrics, self.rerank, self.concepts):
+        for widget in (self.result, self.details, self.metrics, self.rerank, self.concepts):
             widget.hide()
         self._show_running(True)
-        self.bar.setRange(0, 0)
+        self.bar.setRange(0, BAR_STEPS)
+        self.bar.setValue(0)
+        self.started_at = time.monotonic()
         self.phase.setText("Starting… (waits for indexing in progress)")
         self.detail.clear()
         self._fit()
@@ -197,39 +211,46 @@ class AdaptDialog(QDialog):
     def _progress(self, report: AdaptProgress) -> None:
         if self.worker.token.cancelled:
             return
-        self.phase.setText(PHASES.get(report.phase, report.phase.capitalize()))
-        done, total = (report.step, report.steps) if report.steps else \
-            (report.epoch, report.epochs)
-        self.bar.setRange(0, total)  # no total: busy indicator
-        self.bar.setValue(done)
+        fraction = overall(report)
+        self.bar.setValue(max(self.bar.value(), round(BAR_STEPS * fraction)))  # never back
+        left = time_left(self.bar.value() / BAR_STEPS, time.monotonic() - self.started_at)
+        self.phase.setText(" · ".join(filter(None, [PHASES.get(report.phase, report.phase
+                                                                .capitalize()), left])))
         self.detail.setText(progress_text(report))
+        self.detail.setToolTip(progress_tip(report))
 
     def _finished(self, outcome: Outcome) -> None:
         self._end("cancelled" if outcome.cancelled else "done")
         self.result.setText(outcome_text(outcome))
         self.result.show()
+        self.detailed = []  # what "Details" shows
         if not outcome.cancelled:
             result = outcome.result
             _fill(self.metrics, metric_rows(result))
-            self.metrics.show()
             self.rerank.setText(rerank_text(result.rerank))
-            self.rerank.show()
+            self.detailed += [self.metrics, self.rerank]
         if outcome.concepts:
             _fill(self.concepts, concept_rows(outcome.concepts))
         elif outcome.result.kept:
             _fill(self.concepts, [["Personal concepts: none learned (a tag needs a few photos "
                                    "that the model does not already recognise)."]])
-        self.concepts.setVisible(bool(outcome.concepts) or outcome.result.kept)
-        self._fit()
+        if outcome.concepts or outcome.result.kept:
+            self.detailed.append(self.concepts)
+        self.details.setVisible(bool(self.detailed))
+        self._show_details(self.details.isChecked())
         if outcome.model_changed:
             self.zero_shot.setEnabled(True)  # at once: _look() answers later
             self._look()
             self.model_changed.emit()
 
     def _failed(self, exc: Exception) -> None:
+        if self.worker.token.cancelled:  # the cancel landed as an error in some stage
+            self._end("cancelled")
+            self._show_result("Cancelled — nothing changed.")
+            return
         self._end("failed")
         self.result.setText(str(exc) if isinstance(exc, NotEnoughData | ValueError) else
-                            f"Adaptation failed: {exc}")
+                            f"Adapting stopped with a problem: {exc}")
         self.result.show()
         self._fit()
 
@@ -257,12 +278,19 @@ class AdaptDialog(QDialog):
             reset(self.backend.lib)
 
     def _reset_done(self, _result) -> None:
-        for widget in (self.metrics, self.rerank, self.concepts):
+        self.detailed = []
+        for widget in (self.details, self.metrics, self.rerank, self.concepts):
             widget.hide()
         self._look()
         self._show_result("Back to the plain model: your photos are searched as before "
                           "adapting.")
         self.model_changed.emit()
+
+    def _show_details(self, shown: bool) -> None:
+        self.details.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        for widget in (self.metrics, self.rerank, self.concepts):
+            widget.setVisible(shown and widget in self.detailed)
+        self._fit()
 
     def _show_result(self, text: str) -> None:
         self.result.setText(text)
@@ -296,38 +324,75 @@ def counts_text(counts: dict) -> str:
 
 
 def current_text(state: dict) -> str:
-    if not state["variant"] and not state["reranker"]:
-        return "Searches now use the plain model."
-    parts = [f"adapted ({state['variant']})"] if state["variant"] else []
-    parts += ["with a re-ranker"] if state["reranker"] else []
-    return "Searches now use the model " + " ".join(parts) + "."
+    """What searches use now, in words (the variant's name is in the Details)."""
+    reranked = " and a re-ranker" if state["reranker"] else ""
+    if state["variant"]:
+        return f"Searches now use what photofind learned from your captions and tags{reranked}."
+    return f"Searches now use the plain model{reranked.replace(' and', ' with')}."
 
 
 def progress_text(report: AdaptProgress) -> str:
-    parts = []
+    """Where inside the phase the run is, in words ("round 2 of 10"); the time left is the
+    whole run's, shown beside the phase."""
     if report.epochs:
-        parts.append(f"epoch {report.epoch} of {report.epochs}")
+        return f"round {report.epoch} of {report.epochs}"
     if report.steps:
-        parts.append(f"step {report.step:,} of {report.steps:,}")
-    if report.loss is not None:
-        parts.append(f"loss {report.loss:.4f}")
-    if report.eta_s:
-        parts.append(f"about {duration(report.eta_s)} left")
+        return f"{report.step:,} of {report.steps:,}"
+    return ""
+
+
+def progress_tip(report: AdaptProgress) -> str:
+    """The numbers behind it, for whoever points at the line."""
+    parts = [f"epoch {report.epoch} of {report.epochs}"] if report.epochs else []
+    parts += [f"step {report.step:,} of {report.steps:,}"] if report.steps else []
+    parts += [f"loss {report.loss:.4f}"] if report.loss is not None else []
     return " · ".join(parts)
 
 
 def outcome_text(outcome: Outcome) -> str:
+    """The result in one sentence, with the one number a person can read: of 100 set-aside
+    captions or tags, for how many the right photo came first, before and after."""
     result = outcome.result
     if outcome.cancelled:
-        return ("Stopped: searches use the adapted model, without a re-ranker."
-                if outcome.model_changed else
-                "Cancelled: the model is unchanged.")
+        return ("Stopped: searches use what was learned, without the re-ranker."
+                if outcome.model_changed else "Cancelled — nothing changed.")
+    before, after = result.before.get("R@1"), result.after.get("R@1")
+    if before is None or after is None:
+        return ("Search for your own words got better; what was learned now shapes every "
+                "search." if result.kept else "No gain this time — your search is unchanged.")
+    aside = "of 100 of your captions and tags set aside"
     if result.kept:
-        return (f"Kept: {result.trainable_params:,} numbers learned "
-                f"({100 * result.share:.2f} % of the model's size) in "
-                f"{duration(result.seconds)}; they now shape every search.")
-    return ("Not kept: it did not find your set-aside photos better than the plain model, "
-            "so the model is unchanged.")
+        return (f"Search for your own words got better: {aside}, the right photo now comes "
+                f"first for {after:.0f}, up from {before:.0f}. It took "
+                f"{duration(result.seconds)}; what was learned now shapes every search.")
+    return (f"No gain this time — your search is unchanged ({aside}, the right photo came "
+            f"first for {before:.0f} before and {after:.0f} after learning).")
+
+
+def overall(report: AdaptProgress) -> float:
+    """How far the whole run is, 0-1, from the phase and the progress inside it."""
+    phase = "training" if report.phase == "validating" else report.phase
+    start = 0.0
+    for name, share in SHARES:
+        if name == phase:
+            return start + share * min(1.0, _within(report))
+        start += share
+    return start
+
+
+def _within(report: AdaptProgress) -> float:
+    """How far inside its phase: steps are counted per epoch when there are epochs."""
+    if report.epochs:
+        inside = report.step / report.steps if report.steps else 1.0
+        return (report.epoch - 1 + inside) / report.epochs
+    return report.step / report.steps if report.steps else 0.0
+
+
+def time_left(fraction: float, elapsed_s: float) -> str:
+    """"about 4 min left", once a twentieth is done (earlier guesses swing too much)."""
+    if fraction < 0.05 or fraction >= 1:
+        return ""
+    return f"about {duration(elapsed_s * (1 - fraction) / fraction)} left"
 
 
 def metric_rows(result: AdaptResult) -> list[list[str]]:

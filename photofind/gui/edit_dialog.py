@@ -8,7 +8,7 @@ but cannot be removed here: photofind does not change those files.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCompleter,
@@ -63,7 +63,7 @@ class EditTextsDialog(QDialog):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.new_tag.setCompleter(completer)
-        self.new_tag.returnPressed.connect(self.add_typed_tag)
+        self.new_tag.installEventFilter(self)  # Enter adds the typed tag, not Save
         add = QPushButton("Add")
         add.clicked.connect(self.add_typed_tag)
         self.remove = QPushButton("Remove")
@@ -112,6 +112,16 @@ class EditTextsDialog(QDialog):
                     break
             self._list_tag(tag, self.current.photos)
         self.new_tag.clear()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Enter in the tag field adds the tag and keeps the dialog open (a person goes on
+        typing the caption); with the field empty, Enter saves as anywhere else."""
+        if (watched is self.new_tag and event.type() == QEvent.Type.KeyPress
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and self.new_tag.text().strip()):
+            self.add_typed_tag()
+            return True
+        return super().eventFilter(watched, event)
 
     def remove_selected(self) -> None:
         for item in self.tags.selectedItems():

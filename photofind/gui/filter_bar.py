@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QToolButton,
 )
 
+from photofind.gui.queries import folder_tree
 from photofind.search.filters import SearchFilters
 
 ANY_DATE = QDate(1800, 1, 1)  # the lowest date stands for "any" (shown as such)
@@ -91,6 +92,7 @@ class FilterBar(QToolBar):
             if label:
                 self.addWidget(QLabel(f"  {label} "))
             self.addWidget(widget)
+        self._tree: list[tuple[str, int]] | None = None
         self.set_roots([])
         self._extra = False
         self.inputs = (self.date_from, self.date_to, self.camera, self.tag, self.caption)
@@ -128,13 +130,19 @@ class FilterBar(QToolBar):
     def clear(self) -> None:
         self.set_filters(SearchFilters())
 
-    def set_roots(self, paths: list[str]) -> None:
+    def set_roots(self, paths: list[str], folders: list[str] = ()) -> None:
+        """The added folders and, indented under each, its subfolders that hold photos."""
+        tree = folder_tree(paths, list(folders))
+        if tree == self._tree:
+            return
+        self._tree = tree
         current = self.folder.currentData()
         with QSignalBlocker(self.folder):
             self.folder.clear()
             self.folder.addItem("All folders", None)
-            for path in paths:
-                self.folder.addItem(os.path.basename(path.rstrip(os.sep)) or path, path)
+            for path, depth in tree:
+                name = os.path.basename(path.rstrip(os.sep)) or path
+                self.folder.addItem("\u2003" * depth + name, path)  # em spaces: the tree
                 self.folder.setItemData(self.folder.count() - 1, path,
                                         Qt.ItemDataRole.ToolTipRole)
         self.set_folder(current)

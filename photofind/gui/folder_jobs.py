@@ -44,6 +44,15 @@ class FolderJobs:
     def rescan_all(self) -> None:
         self.add_paths([root["path"] for root in self.roots])
 
+    def forget_chosen_folder(self) -> None:
+        """Library › Remove folder…: the folder chosen in the sidebar or the filter."""
+        roots = [root["path"] for root in self.roots]
+        if self.folder in roots:
+            self.remove_folder(self.folder)
+        else:
+            QMessageBox.information(self, "photofind", "Choose one of your folders on the left "
+                                    "first (subfolders go with the folder they are in).")
+
     def remove_folder(self, path: str) -> None:
         answer = QMessageBox.question(
             self, "Remove folder", f"Remove {path} from photofind?\n\nYour photos stay where "

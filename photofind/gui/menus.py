@@ -23,6 +23,7 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
                              QKeySequence.StandardKey.HelpContents, "F1"),
         "about": _action(window, "About photofind", lambda: show_about(window)),
         "status": _action(window, "Library status…", window.open_status, "Ctrl+I"),
+        "forget": _action(window, "Remove folder from photofind…", window.forget_chosen_folder),
         "larger": _action(window, "Larger thumbnails", lambda: window.zoom.setValue(
             window.zoom.value() + window.zoom.singleStep()), QKeySequence.StandardKey.ZoomIn,
             "Ctrl+="),
@@ -48,6 +49,7 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
     library.addAction(window.adapt_action)
     library.addAction(window.rescan_action)
     library.addAction(made["status"])
+    library.addAction(made["forget"])
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(made["shortcuts"])
     help_menu.addAction(made["about"])

@@ -50,8 +50,27 @@ def run_query(lib, query: Query) -> list[Hit]:
 
 
 def library_summary(lib) -> dict:
-    """``lib.status()`` plus the tag names the filter bar offers, in one background call."""
-    return {**lib.status(), "tags": lib.catalog.tag_names()}
+    """``lib.status()`` plus the tag names and folders the filter bar offers, in one
+    background call."""
+    return {**lib.status(), "tags": lib.catalog.tag_names(),
+            "folders": lib.catalog.photo_folders()}
+
+
+def folder_tree(roots: list[str], folders: list[str]) -> list[tuple[str, int]]:
+    """(path, depth) of each root and every folder under it that holds photos, with the
+    folders between them, in tree order: what the folder filter lists, indented."""
+    rows = []
+    for root in roots:
+        base = root.rstrip(os.sep)
+        inside = set()
+        for folder in folders:
+            if folder.startswith(base + os.sep):
+                parts = folder[len(base) + 1:].split(os.sep)
+                inside.update(os.sep.join(parts[:n]) for n in range(1, len(parts) + 1))
+        rows.append((root, 0))
+        rows += [(base + os.sep + rel, rel.count(os.sep) + 1)
+                 for rel in sorted(inside, key=lambda r: r.split(os.sep))]
+    return rows
 
 
 def describe_filters(filters: SearchFilters) -> str:

@@ -265,7 +265,7 @@ class MainWindow(FolderJobs, WindowDialogs, ModelGate, QMainWindow):
         self.status_shown = asked
         self.photo_count, self.roots = status["photos"], status["roots"]
         self._show_folders()
-        self.filter_bar.set_roots([root["path"] for root in self.roots])
+        self.filter_bar.set_roots([root["path"] for root in self.roots], status.get("folders", []))
         self.filter_bar.set_tags(status["tags"])
         model = model_label(self.backend.lib.model_spec) if self.backend else status["model"]
         text, notices = summary_text(status, model)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
+
+from photofind.search.blas import one_thread
 
 K_CHOICES = (3, 10)  # neighbours, tried on validation
 TAU_CHOICES = (0.02, 0.05)  # softmax temperature over the neighbours' image similarity
@@ -59,12 +60,9 @@ class NeighbourTexts:
     def evidence(self, query: np.ndarray, candidate_ids, candidate_vectors: np.ndarray):
         """(each labelled photo's best text match with the query, candidates × labelled
         photos image similarity, own photo at -inf); shared by every k and temperature."""
-        # torch, not numpy, for the products: numpy's BLAS threads keep spinning afterwards
-        # and slowed the next query's text forward 5× (benchmarks/bench_search.py)
-        best_text = np.maximum.reduceat(
-            (torch.from_numpy(self.text_vectors) @ torch.from_numpy(query)).numpy(), self.starts)
-        similarity = (torch.from_numpy(candidate_vectors) @
-                      torch.from_numpy(self.photo_vectors).T).numpy()
+        with one_thread():  # see photofind/search/blas.py
+            best_text = np.maximum.reduceat(self.text_vectors @ query, self.starts)
+            similarity = np.asarray(candidate_vectors, dtype=np.float32) @ self.photo_vectors.T
         similarity[np.asarray(candidate_ids)[:, None] == self.photo_ids[None, :]] = -np.inf
         return best_text, similarity
 

@@ -8,6 +8,9 @@ joins it: the owner's texts on photos that look like the candidate
 (``photofind.search.neighbours``). The fused score is
 ``cosine + weight × cross + neighbour_weight × neighbours``, both weights chosen on validation
 (both 0 = rerank stays off).
+
+The head trains in torch (``photofind.adapt.cross_encoder``); here it runs in numpy, so a
+search, reranked or not, never imports torch.
 """
 
 from __future__ import annotations
@@ -18,11 +21,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from photofind.library.files import file_facts
+from photofind.search.blas import one_thread
 from photofind.search.hybrid import DEFAULT_TOP_K, rerank  # noqa: F401 - re-exported
 from photofind.search.neighbours import NeighbourTexts
 
@@ -31,65 +32,104 @@ NEIGHBOUR_WEIGHTS = (0.0, 0.1, 0.2, 0.4, 0.8)
 VERSION = 2  # heads of version 1 (text tokens before the projection) are not loaded
 
 
-class CrossBlock(nn.Module):
-    """Pre-norm cross-attention + MLP whose residual branches start at zero: an untrained
-    block passes the words through unchanged."""
-
-    def __init__(self, dim: int, heads: int):
-        super().__init__()
-        self.norm_q, self.norm_kv, self.norm_mlp = nn.LayerNorm(dim), nn.LayerNorm(dim), \
-            nn.LayerNorm(dim)
-        self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
-        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
-        for last in (self.attention.out_proj, self.mlp[-1]):
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
-
-    def forward(self, query: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        kv = self.norm_kv(image)
-        query = query + self.attention(self.norm_q(query), kv, kv, need_weights=False)[0]
-        return query + self.mlp(self.norm_mlp(query))
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + 1e-5) * weight + bias
 
 
-class CrossEncoder(nn.Module):
-    """Words attend to the photo's 16 tokens; the score is how well each word finds its
-    match, weighted by how much the word matters.
+def _normalize(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
-    Both sides arrive in the model's joint space (the text tower's token features through its
-    own projection, the image tokens through the image projection), so an untrained head is
-    already a zero-shot soft word-to-region matcher; training on a few thousand of the
-    library's captions then only has to learn corrections, which a head learning alignment
-    from scratch cannot do on so little data."""
 
-    def __init__(self, dim: int, layers: int = 1, heads: int = 4, temperature: float = 10.0):
-        super().__init__()
-        self.config = {"dim": dim, "layers": layers, "heads": heads, "version": VERSION}
-        self.blocks = nn.ModuleList(CrossBlock(dim, heads) for _ in range(layers))
-        self.log_temperature = nn.Parameter(torch.tensor(math.log(temperature)))
-        self.word_weight = nn.Linear(dim, 1)
-        nn.init.zeros_(self.word_weight.weight)
-        nn.init.zeros_(self.word_weight.bias)
+def _softmax(x: np.ndarray) -> np.ndarray:
+    x = np.exp(x - x.max(-1, keepdims=True))
+    return x / x.sum(-1, keepdims=True)
 
-    def forward(self, text: torch.Tensor, mask: torch.Tensor, image: torch.Tensor):
-        """text B×T×D with mask B×T (one query repeated per candidate is fine), image B×16×D
-        → match score B, in cosine units."""
-        image = F.normalize(image, dim=-1)
-        query = F.normalize(text, dim=-1)
-        for block in self.blocks:
-            query = block(query, image)
-        query = F.normalize(query, dim=-1)
-        attention = (self.log_temperature.exp() * query @ image.transpose(1, 2)).softmax(-1)
-        agreement = (query * F.normalize(attention @ image, dim=-1)).sum(-1)
-        weights = self.word_weight(query).squeeze(-1).masked_fill(~mask.bool(), float("-inf"))
-        return (weights.softmax(-1) * agreement).sum(-1)
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """Abramowitz & Stegun 7.1.26 (error < 1.5e-7): numpy has no erf, GELU needs one."""
+    sign, x = np.sign(x), np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
+                                                                         + t * 1.061405429))))
+    return sign * (1.0 - poly * np.exp(-x * x))
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+
+
+class CrossHead:
+    """The cross-encoder's forward pass (``adapt.cross_encoder.CrossEncoder``) in numpy, from
+    its state dict: pre-norm cross-attention blocks, then each word's soft match among the
+    photo's tokens, weighted by how much the word matters."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], config: dict):
+        self.arrays = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
+        self.config = config
+        # each linear layer's weight transposed once, contiguous: products are then single
+        # 2-D GEMMs (numpy's stacked matmul with a transposed view skips BLAS: 5x slower)
+        self._t = {k.replace("_weight", ".weight"): np.ascontiguousarray(v.T)
+                   for k, v in self.arrays.items() if k.endswith("weight") and v.ndim == 2}
+        self._bias = {k.replace("_bias", ".bias"): v for k, v in self.arrays.items()
+                      if k.endswith("bias")}  # in_proj_bias read as in_proj.bias
+
+    def _linear(self, x: np.ndarray, name: str, rows: slice = slice(None)) -> np.ndarray:
+        weight = self._t[f"{name}.weight"][:, rows]
+        bias = self._bias[f"{name}.bias"][rows]
+        return (x.reshape(-1, x.shape[-1]) @ weight + bias).reshape(*x.shape[:-1], -1)
+
+    def _block(self, i: int, query: np.ndarray, image: np.ndarray) -> np.ndarray:
+        a = self.arrays
+        at = f"blocks.{i}."
+        heads = self.config["heads"]
+        kv = _layer_norm(image, a[at + "norm_kv.weight"], a[at + "norm_kv.bias"])
+        q_in = _layer_norm(query, a[at + "norm_q.weight"], a[at + "norm_q.bias"])
+        batch, (words, dim) = len(image), q_in.shape[1:]
+        size = dim // heads
+
+        def split(x: np.ndarray) -> np.ndarray:  # B×T×D → B×H×T×d
+            return x.reshape(x.shape[0], x.shape[1], heads, size).transpose(0, 2, 1, 3)
+
+        q = split(self._linear(q_in, at + "attention.in_proj", slice(0, dim)))  # 1 or B
+        k = split(self._linear(kv, at + "attention.in_proj", slice(dim, 2 * dim)))
+        v = split(self._linear(kv, at + "attention.in_proj", slice(2 * dim, 3 * dim)))
+        attended = _softmax(q @ k.transpose(0, 1, 3, 2) / math.sqrt(size)) @ v
+        attended = attended.transpose(0, 2, 1, 3).reshape(batch, words, dim)
+        query = query + self._linear(attended, at + "attention.out_proj")  # now B rows
+        hidden = _gelu(self._linear(_layer_norm(query, a[at + "norm_mlp.weight"],
+                                                a[at + "norm_mlp.bias"]), at + "mlp.0"))
+        return query + self._linear(hidden, at + "mlp.2")
+
+    def __call__(self, text: np.ndarray, mask: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """text B×T×D with mask B×T, image B×16×D → match score B, in cosine units. One
+        query for every candidate may come as 1×T×D and 1×T: what depends only on the words
+        is then computed once."""
+        with one_thread():  # see photofind/search/blas.py
+            return self._scores(text, mask, image)
+
+    def _scores(self, text: np.ndarray, mask: np.ndarray, image: np.ndarray) -> np.ndarray:
+        image = _normalize(image)
+        query = _normalize(text)
+        for i in range(self.config["layers"]):
+            query = self._block(i, query, image)
+        query = _normalize(query)
+        temperature = math.exp(float(self.arrays["log_temperature"].reshape(-1)[0]))
+        attention = _softmax(temperature * query @ image.transpose(0, 2, 1))
+        agreement = (query * _normalize(attention @ image)).sum(-1)
+        weights = (query @ self.arrays["word_weight.weight"].T)[..., 0] + \
+            self.arrays["word_weight.bias"][0]
+        weights = np.where(mask, weights, -np.inf)
+        return (_softmax(weights) * agreement).sum(-1)
 
 
 class Reranker:
     """A trained head and the neighbours' texts with their fusion weights, for one model key."""
 
-    def __init__(self, head: CrossEncoder, weight: float, meta: dict,
+    def __init__(self, head: CrossHead, weight: float, meta: dict,
                  neighbours: NeighbourTexts | None = None, neighbour_weight: float = 0.0):
-        self.head, self.weight, self.meta = head.eval(), weight, meta
+        self.head, self.weight, self.meta = head, weight, meta
         self.neighbours, self.neighbour_weight = neighbours, neighbour_weight
 
     @property
@@ -108,22 +148,22 @@ class Reranker:
                 query, candidate_ids, vectors_of(candidate_ids))
         return total
 
-    @torch.no_grad()
     def scores(self, text_tokens, text_mask, image_tokens: np.ndarray) -> np.ndarray:
-        image = torch.from_numpy(image_tokens.astype(np.float32))
+        image = np.asarray(image_tokens, dtype=np.float32)
         n = len(image)
-        text = torch.as_tensor(np.asarray(text_tokens, dtype=np.float32))  # either runtime's
-        mask = torch.as_tensor(np.asarray(text_mask, dtype=bool))
-        return self.head(text.expand(n, -1, -1), mask.expand(n, -1), image).numpy()
+        text = np.asarray(text_tokens, dtype=np.float32)  # either runtime's, or a tensor
+        mask = np.asarray(text_mask, dtype=bool)
+        return self.head(text[:1] if len(text) == 1 else text,
+                         np.broadcast_to(mask, (n, *mask.shape[1:])), image)
 
     def save(self, path: Path) -> None:
-        from safetensors.torch import save_file
+        from safetensors.numpy import save_file
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.contiguous() for k, v in self.head.state_dict().items()}
+        tensors = {k: np.ascontiguousarray(v) for k, v in self.head.arrays.items()}
         neighbours = {}
         if self.neighbours is not None:
-            tensors.update({f"neighbours.{k}": torch.from_numpy(np.ascontiguousarray(v))
+            tensors.update({f"neighbours.{k}": np.ascontiguousarray(v)
                             for k, v in self.neighbours.tensors().items()})
             neighbours = {"k": self.neighbours.k, "tau": self.neighbours.tau}
         tmp = path.with_name(path.name + ".tmp")
@@ -139,18 +179,18 @@ class Reranker:
 
     @classmethod
     def load(cls, path: Path) -> Reranker:
-        from safetensors.torch import load_file
+        from safetensors.numpy import load_file
 
         meta = json.loads(path.with_suffix(".json").read_text())
         config = dict(meta["config"])
-        if config.pop("version", 1) != VERSION:
+        if config.get("version", 1) != VERSION:
             raise ValueError(f"{path.name}: reranker from an older photofind; adapt again")
         tensors = load_file(str(path))
-        head = CrossEncoder(**config)
-        head.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("neighbours.")})
+        head = CrossHead({k: v for k, v in tensors.items() if not k.startswith("neighbours.")},
+                         config)
         neighbours = None
         if meta.get("neighbours"):
-            arrays = {k.removeprefix("neighbours."): v.numpy() for k, v in tensors.items()
+            arrays = {k.removeprefix("neighbours."): v for k, v in tensors.items()
                       if k.startswith("neighbours.")}
             neighbours = NeighbourTexts(**arrays, **meta["neighbours"])
         return cls(head, float(meta["weight"]), meta, neighbours,
@@ -164,8 +204,3 @@ def weights_text(summary: dict) -> str:
     if summary.get("neighbour_weight"):
         parts.append(f"look-alikes' texts ×{summary['neighbour_weight']}")
     return " + ".join(parts)
-
-
-def nce_loss(scores: torch.Tensor) -> torch.Tensor:
-    """Column 0 is the positive, the rest are hard negatives."""
-    return F.cross_entropy(scores, torch.zeros(len(scores), dtype=torch.long))

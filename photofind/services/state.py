@@ -171,7 +171,7 @@ class LibraryState:
                 path = artefacts.usable(self, artefacts.RERANK, self.model_key,
                                         "results are not re-ranked (adapt again to retrain)")
                 if path is not None:
-                    from photofind.search.rerank import Reranker  # torch, only when trained
+                    from photofind.search.rerank import Reranker  # numpy: no torch at query time
 
                     try:
                         self._reranker = Reranker.load(path)

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import torch
 
+from photofind.adapt.cross_encoder import CrossEncoder, numpy_head
 from photofind.adapt.store import Adaptation, AdaptConfig
 from photofind.index.hnsw import stamp_path
 from photofind.search.filters import SearchFilters
-from photofind.search.rerank import CrossEncoder, Reranker
+from photofind.search.rerank import Reranker
 from photofind.services import adapting, artefacts
 from photofind.services.library import PhotoLibrary
 
@@ -116,7 +117,7 @@ def adapted_library(path: Path, spec) -> tuple[PhotoLibrary, list[Path]]:
     adapting.activate(lib, base, workdir / "adapter.safetensors")
     head = CrossEncoder(32)
     torch.nn.init.normal_(head.word_weight.weight)
-    Reranker(head, 0.5, {"note": "test"}).save(workdir / "rerank.safetensors")
+    Reranker(numpy_head(head), 0.5, {"note": "test"}).save(workdir / "rerank.safetensors")
     artefacts.remember(lib, artefacts.RERANK, lib.model_key, workdir / "rerank.safetensors")
     lib.embedder = lib.embedder  # load the reranker on next use
     return lib, photos

@@ -3,6 +3,7 @@ that the SQL (and the schema it depends on) stays in this package."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -209,6 +210,13 @@ class Catalog(TextsTable, TextReadsTable):
         text = paths.to_text(folder)
         return self._photos("path=? OR path LIKE ? ESCAPE '\\'",
                             (text, paths.folder_like_pattern(text)))
+
+    def photo_folders(self) -> list[str]:
+        """Every folder that directly holds a readable photo, once, sorted: the folder
+        filter's tree is built from these (and the roots)."""
+        folders = {path.rpartition(os.sep)[0] for path, in
+                   self._query("SELECT path FROM photos WHERE error IS NULL")}
+        return sorted(folders)
 
     def has_photos_under(self, folder: str | Path) -> bool:
         like = paths.folder_like_pattern(paths.to_text(folder))
