@@ -9,13 +9,17 @@ change triggers re-embedding instead of silently mixing vector spaces.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import os
 import pickle
 import re
 import tempfile
+import threading
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,9 +77,10 @@ def load_model(spec: ModelSpec, device: str | torch.device | None = None) -> Loa
     if problem := weights_file_problem(weights):
         raise ModelUnavailable(f"Cannot load {weights}: {problem}.")
     try:
-        model = open_clip.create_model(name, pretrained=str(weights), device=device,
-                                       force_preprocess_cfg=force_pp, weights_only=True,
-                                       force_quick_gelu=bool(tag_cfg.get("quick_gelu")))
+        with no_random_init():  # the checkpoint sets every weight right after
+            model = open_clip.create_model(name, pretrained=str(weights), device=device,
+                                           force_preprocess_cfg=force_pp, weights_only=True,
+                                           force_quick_gelu=bool(tag_cfg.get("quick_gelu")))
     except Exception as exc:  # noqa: BLE001 - torch, safetensors and open_clip raise many kinds
         raise ModelUnavailable(_load_failure(exc, weights, spec)) from exc
     model.eval().requires_grad_(False)
@@ -83,6 +88,50 @@ def load_model(spec: ModelSpec, device: str | torch.device | None = None) -> Loa
     preprocess_cfg = open_clip.get_model_preprocess_cfg(model)
     key = f"{identity}|{weights_digest(weights)[:16]}"
     return LoadedModel(model, tokenizer, preprocess_cfg, key, spec, weights, device)
+
+
+# torch.nn.init's filling functions: while a model is built they draw the random numbers
+# its checkpoint then overwrites (open_clip loads strictly: every weight is in it)
+_INIT_FILLS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
+               "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+               "orthogonal_")
+_quiet = threading.local()
+_patch_lock = threading.Lock()
+_users = 0
+_originals: dict = {}
+
+
+@contextmanager
+def no_random_init() -> Iterator[None]:
+    """Build a model without its random initialisation: in this thread, while the block
+    runs, the init functions leave tensors as allocated (other threads still get random
+    numbers). Only for a model whose every weight is loaded right after."""
+    global _users
+    with _patch_lock:
+        if _users == 0:
+            for name in _INIT_FILLS:
+                if (original := getattr(torch.nn.init, name, None)) is not None:
+                    _originals[name] = original
+                    setattr(torch.nn.init, name, _skipping(original))
+        _users += 1
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = False
+        with _patch_lock:
+            _users -= 1
+            if _users == 0:
+                for name, original in _originals.items():
+                    setattr(torch.nn.init, name, original)
+                _originals.clear()
+
+
+def _skipping(original):
+    @functools.wraps(original)
+    def fill(tensor, *args, **kwargs):
+        return tensor if getattr(_quiet, "on", False) else original(tensor, *args, **kwargs)
+    return fill
 
 
 def check_model_name(spec: ModelSpec) -> None:
