@@ -202,17 +202,19 @@ def test_validation_sees_the_whole_library_not_only_pushed_away_photos():
 
 
 def test_time_budget_shrinks_the_epochs_and_the_schedule(tmp_path, tiny_model):
+    """The budget is checked at every batch: spent at once, training stops after the first
+    step of the first epoch (of several), which is validated and reported as the last."""
     lib, _ = captioned_library(tmp_path, tiny_model, photos=50, captioned=45)
     seen = []
 
     def progress(p):
         if p.phase == "training":
-            seen.append((p.epoch, p.epochs))
+            seen.append((p.epoch, p.epochs, p.step, p.steps))
 
-    config = AdaptConfig(text=True, visual=False, epochs=6, batch_size=16, patience=9,
-                         time_budget_s=1e-3)  # spent before the first epoch ends
+    config = AdaptConfig(text=True, visual=False, epochs=6, batch_size=8, patience=9,
+                         time_budget_s=1e-3)  # spent before the first step ends
     result = adaptation.adapt(lib, (config,), progress=progress, rerank=False)
-    assert result.epochs_run == 1 and seen[0] == (1, 6) and {e for e, _ in seen} == {1}
+    assert result.epochs_run == 1 and seen == [(1, 6, 1, seen[0][3])] and seen[0][3] > 1
     unlimited = adaptation.adapt(lib, (replace(config, time_budget_s=None),), rerank=False)
     assert unlimited.epochs_run == 6
 
@@ -256,3 +258,34 @@ def test_few_tag_queries_do_not_steer_the_score():
     assert tagged_score(few, 77.0) > tagged_score(lucky, 60.0)
     many = {**lucky, "queries": 500}
     assert tagged_score(many, 60.0) > tagged_score({**few, "queries": 500}, 60.0)
+
+
+def test_concept_words_alone_send_only_their_texts_through_the_tower(tiny_model):
+    """With no learned context, a text that names no concept takes the frozen tower's
+    features (encoded once); one that names a concept learns through the tower: the same
+    features as sending every text through it, for a fraction of the cost."""
+    import numpy as np
+
+    from photofind.adapt.data import build_data
+    from photofind.adapt.trainer import PromptTrainer
+
+    loaded = load_model(tiny_model, "cpu")
+    texts = [(pid, "caption", f"a dog number {pid}") for pid in range(1, 41)] + \
+        [(pid, "tag", "Biscuit") for pid in range(41, 61)]
+    data = build_data(texts, list(range(1, 81)), seed=0)
+    dim = int(loaded.model.encode_text(loaded.tokenizer(["x"])).shape[1])
+    trainer = PromptTrainer(loaded.model, loaded.tokenizer, data,
+                            AdaptConfig(text=False, visual=False, adapter=True),
+                            zero_shot=lambda ids: np.ones((len(ids), dim), np.float32),
+                            pixels=lambda ids: iter(()), image_size=32)
+    trainer.adaptation.add_concepts({"c_biscuit": ["Biscuit"]}, loaded.model, loaded.tokenizer)
+    queries = ["a dog runs", "a photo of Biscuit", "two dogs", "Biscuit on the sofa"]
+    prompts, through_tower = trainer.adaptation.text, []
+    tower_forward = prompts.forward
+    prompts.forward = lambda batch, *a: through_tower.append(batch) or tower_forward(batch, *a)
+    mixed = trainer.text_features(queries)
+    assert through_tower == [["a photo of Biscuit", "Biscuit on the sofa"]]
+    every = F.normalize(tower_forward(queries).float(), dim=-1)
+    assert torch.allclose(mixed, every, atol=1e-5)
+    mixed[1].sum().backward()
+    assert prompts.concepts["c_biscuit"].grad.abs().sum() > 0

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
 
+import numpy as np
 import torch
+from safetensors import safe_open
 
 from photofind.adapt.prompts import ConceptVocabulary, TextPrompt
 from photofind.adapt.store import AdaptConfig
@@ -15,6 +18,7 @@ from photofind.embed.model import load_model
 from photofind.library.metadata import TextItem
 from photofind.search.filters import SearchFilters
 from photofind.services import adapting as adaptation
+from photofind.services import artefacts
 from photofind.services.library import PhotoLibrary
 
 from conftest import shared_data
@@ -49,7 +53,9 @@ def test_a_concept_word_learns_and_nothing_else_changes(tiny_model):
     assert all(torch.equal(weights[k], v) for k, v in loaded.model.state_dict().items())
 
 
-def test_concepts_are_learned_listed_and_removed(tmp_path, tiny_model):
+def flower_library(tmp_path, tiny_model) -> PhotoLibrary:
+    """45 real flower photos, 25 daisies tagged "Biscuit" and 25 tulips "Pemberton": names
+    the model cannot know."""
     flowers = shared_data("flowers")
     with open(flowers / "tags.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -65,6 +71,11 @@ def test_concepts_are_learned_listed_and_removed(tmp_path, tiny_model):
         for row in chosen:
             photo = lib.catalog.photo_by_path(tmp_path / "photos" / row["image"])
             lib.catalog.add_texts(db, photo.id, [TextItem("tag", names[row["tags"]], "test", "")])
+    return lib
+
+
+def test_concepts_are_learned_listed_and_removed(tmp_path, tiny_model):
+    lib = flower_library(tmp_path, tiny_model)
     config = AdaptConfig(text=False, visual=False, epochs=2, batch_size=16,
                          concept_max_ap=101.0)
     result = adaptation.adapt(lib, (config,))
@@ -89,6 +100,64 @@ def test_concepts_are_learned_listed_and_removed(tmp_path, tiny_model):
     lib = PhotoLibrary(data_dir, model=tiny_model, workers=0)
     assert {c["name"] for c in adaptation.concepts(lib)} == {"Pemberton"}
     assert biscuits and lib.embedder.adaptation.text.vocabulary.find("Biscuit") == []
+    saved = artefacts.locate(lib, artefacts.ADAPTATION, lib.embedder.base_key)
+    assert sorted(adaptation.drop_concepts(lib, ["c_biscuit", "c_pemberton"])) == \
+        ["Biscuit", "Pemberton"]  # nothing learned is left: back to the plain model
+    assert lib.embedder.adaptation is None and not saved.exists()
+    assert not artefacts.recorded(lib, artefacts.ADAPTATION, lib.embedder.base_key)
     adaptation.reset(lib)
     assert adaptation.concepts(lib) == []
+    lib.close()
+
+
+def test_a_dropped_concept_is_gone_for_good_and_the_photos_stay(tmp_path, tiny_model):
+    lib = flower_library(tmp_path, tiny_model)
+    config = AdaptConfig(text=False, visual=False, adapter=True, epochs=2, batch_size=16,
+                         concept_max_ap=101.0)  # the app's second variant: photos change too
+    result = adaptation.adapt(lib, (config,), rerank=False)
+    assert result.kept and result.variant == "adapter+concepts", result.summary()
+    key = lib.model_key
+    assert "|adapted:" in key
+    ids, vectors = lib.catalog.embeddings(key)
+    saved = artefacts.locate(lib, artefacts.ADAPTATION, lib.embedder.base_key)
+    old_bytes = saved.read_bytes()
+    queries = ["Biscuit on the grass", "biscuit", "Pemberton in a vase", "Pemberton"]
+    plain = lib.embedder.adapted(None).encode_texts(queries)  # the text tower alone
+    learned = lib.embedder.encode_texts(queries)
+    assert (np.sum(plain * learned, axis=1) < 0.999).all()  # all four use a learned word
+
+    assert adaptation.drop_concepts(lib, ["c_biscuit", "c_nobody"]) == ["Biscuit"]
+    assert adaptation.drop_concepts(lib, ["c_nobody"]) == []  # nothing to do
+
+    def check(lib) -> None:
+        assert [c["name"] for c in adaptation.concepts(lib)] == ["Pemberton"]
+        now = lib.embedder.encode_texts(queries)
+        assert np.allclose(now[:2], plain[:2], atol=1e-4)  # Biscuit: ordinary words again
+        assert np.allclose(now[2:], learned[2:], atol=1e-5)  # Pemberton: still learned
+        assert lib.model_key == key  # the image side is the same: nothing re-embedded
+        same_ids, same_vectors = lib.catalog.embeddings(key)
+        assert np.array_equal(same_ids, ids) and np.array_equal(same_vectors, vectors)
+
+    check(lib)
+    assert saved.read_bytes() != old_bytes
+    assert sorted(p.name for p in saved.parent.iterdir() if p.suffix == ".tmp") == []
+    meta = json.loads(saved.with_suffix(".json").read_text())
+    assert set(meta["concepts"]) == set(meta["config"]["concepts"]) == {"c_pemberton"}
+    with safe_open(str(saved), "pt") as tensors:
+        assert "text.concepts.c_pemberton" in tensors.keys()
+        assert not any("biscuit" in name for name in tensors.keys())
+    data_dir = lib.data_dir
+    lib.close()
+    lib = PhotoLibrary(data_dir, model=tiny_model, workers=0)  # from disk: still gone
+    check(lib)
+    lib.close()
+    dropped = subprocess.run([sys.executable, "-m", "photofind", "--data-dir", str(data_dir),
+                              "concepts", "--drop", "pemberton", "--drop", "Biscuit"],
+                             capture_output=True, text=True)
+    assert dropped.stdout == "Stopped using: Pemberton.\n"
+    assert "no personal concept 'Biscuit' in use" in dropped.stderr and dropped.returncode == 1
+    lib = PhotoLibrary(data_dir, model=tiny_model, workers=0)
+    assert adaptation.concepts(lib) == [] and lib.embedder.adaptation.text is None
+    assert lib.model_key == key  # the adapter stays, and with it the adapted photos
+    assert np.allclose(lib.embedder.encode_texts(queries), plain, atol=1e-4)
     lib.close()

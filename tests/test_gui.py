@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from PIL import Image, ImageOps  # noqa: E402
-from PySide6.QtCore import QDate, QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
+from PySide6.QtCore import QDate, QLocale, QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFormLayout, QLabel  # noqa: E402
 
@@ -585,6 +585,72 @@ def test_adapt_dialog_cancels_then_runs_to_the_end(qtbot, make_window, tmp_path)
         assert window.backend.lib.model_key == key
 
 
+def test_personal_concepts_are_listed_in_words_and_an_unticked_one_is_dropped(
+        qtbot, make_window, tmp_path):
+    """After a kept run, each learned word has a ticked checkbox and a line in plain words;
+    unticking one and pressing "Stop using" drops it from the saved adaptation, the others
+    stay."""
+    import csv
+    import json
+
+    from PySide6.QtWidgets import QCheckBox
+
+    from photofind.gui import adapt_dialog
+    from photofind.services import adapting, artefacts
+
+    from conftest import shared_data
+
+    flowers = shared_data("flowers")
+    with open(flowers / "tags.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    names = {"daisy": "Biscuit", "tulips": "Pemberton"}  # names the model cannot know
+    chosen = [r for kind in names for r in [x for x in rows if x["tags"] == kind][:25]]
+    folder = tmp_path / "flowers"
+    folder.mkdir()
+    for row in chosen + [r for r in rows if r["tags"] not in names][:20]:
+        shutil.copy(flowers / "images" / row["image"], folder / row["image"])
+    window = make_window()
+    indexed(qtbot, window, folder, 70)
+    add_texts(window, {folder / r["image"]: [("tag", names[r["tags"]])] for r in chosen})
+    window.adapt_options = {"variants": (AdaptConfig(text=False, visual=False, epochs=2,
+                                                     batch_size=16, concept_max_ap=101.0),),
+                            "rerank": False}
+    window.adapt_action.trigger()
+    dialog = window.adapt_dialog
+    qtbot.waitUntil(lambda: dialog.start.isEnabled(), timeout=WAIT_MS)
+    assert not dialog.words.isVisible()  # nothing learned yet
+    qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.state == "done", timeout=WAIT_MS)
+    assert dialog.result.text().startswith("Search for your own words got better")
+    checks = dialog.words.findChildren(QCheckBox)
+    assert dialog.words.isVisible() and all(c.isVisible() and c.isChecked() for c in checks)
+    lines = sorted(c.text() for c in checks)
+    assert [line.split(" — ")[0] for line in lines] == ["Biscuit", "Pemberton"]
+    assert all("photos; before: " in line and ", now: found" in line and "AP" not in line
+               for line in lines), lines
+    assert "need no word of their own" in dialog.words.why.text() and not_clipped(dialog)
+    assert not dialog.words.apply.isEnabled()  # nothing unticked yet
+
+    biscuit = next(c for c in checks if c.text().startswith("Biscuit"))
+    qtbot.mouseClick(biscuit, Qt.MouseButton.LeftButton)
+    assert not biscuit.isChecked() and dialog.words.apply.isEnabled()
+    qtbot.mouseClick(dialog.words.apply, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.words.note.text() == "Stopped using: Biscuit.",
+                    timeout=WAIT_MS)
+    left = [c.text() for c in dialog.words.findChildren(QCheckBox) if c.isVisible()]
+    assert len(left) == 1 and left[0].startswith("Pemberton — ")
+    lib = window.backend.lib
+    assert [c["name"] for c in adapting.concepts(lib)] == ["Pemberton"]
+    saved = artefacts.locate(lib, artefacts.ADAPTATION, lib.embedder.base_key)
+    assert list(json.loads(saved.with_suffix(".json").read_text())["concepts"]) == \
+        ["c_pemberton"]  # dropped in the file, not only in memory
+    assert not_clipped(dialog)
+    row = {"name": "Biscuit", "photos": 12, "ap_zero_shot": 8.0, "ap_token": 61.0,
+           "ap_prototype": 71.0}  # the better of the word and the photos' mean counts
+    assert adapt_dialog.concept_text(row) == \
+        "Biscuit — learned from 12 photos; before: hardly found, now: found fairly well"
+
+
 def test_a_new_file_in_a_watched_folder_appears_by_itself(qtbot, make_window, tmp_path,
                                                            monkeypatch):
     monkeypatch.setattr(live, "DEBOUNCE_S", 0.3)
@@ -680,6 +746,56 @@ def test_menus_follow_desktop_conventions_and_act(qtbot, make_window, monkeypatc
     assert asked == ["add"]
     entries["Quit"].trigger()
     qtbot.waitUntil(lambda: not window.isVisible())
+
+
+def test_view_menu_sorts_by_date_taken_and_remembers_it(qtbot, make_window, described):
+    """View › Sort by: four exclusive choices. Listing photos follows the date order chosen,
+    undated photos last; a query's matches (here those above the score slider: the photos
+    whose texts hold its word) are put in date order and the header says so; the choice
+    is there again after a restart."""
+    folder, photos = described  # photos 0-2 taken 1-3 July 2019; the others: file dates
+    window = make_window(settings_file="sort.ini")
+    indexed(qtbot, window, folder, 8)
+    view = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    sort_by = next(a.menu() for a in view.actions() if a.text() == "Sort by")
+    choices = [a for a in sort_by.actions() if not a.isSeparator()]
+    assert [a.text() for a in choices] == ["Best match", "Date taken, newest first",
+                                           "Date taken, oldest first", "File name"]
+    assert all(a.isCheckable() for a in choices)
+    assert [a.text() for a in choices if a.isChecked()] == ["Best match"]
+    lib = window.backend.lib
+    with lib.catalog.transaction() as db:  # a photo whose date is unknown
+        db.execute("UPDATE photos SET taken_at = NULL WHERE path = ?", (str(photos[5]),))
+    add_texts(window, {photos[1]: [("caption", "a kayak at sea")],
+                       photos[3]: [("tag", "kayak")], photos[5]: [("caption", "kayak trip")]})
+    names = [p.name for p in photos]
+
+    window.menu_actions["sort_oldest"].trigger()  # browsing: the whole library, by date
+    assert [a.text() for a in choices if a.isChecked()] == ["Date taken, oldest first"]
+    qtbot.waitUntil(lambda: shown(window) == [names[i] for i in (0, 1, 2, 3, 4, 6, 7, 5)],
+                    timeout=WAIT_MS)
+    assert "All photos · 8, oldest first" in window.header.text()
+
+    window.min_score.setValue(30)  # above anything the tiny model scores: text matches only
+    window.menu_actions["sort_best"].trigger()
+    qtbot.keyClicks(window.search, "kayak")
+    matches = [names[i] for i in (0, 1, 3, 5)]  # photo 0's sidecar caption has a kayak too
+    qtbot.waitUntil(lambda: sorted(shown(window)) == matches and None not in scores(window),
+                    timeout=WAIT_MS)
+    assert "best first" in window.header.text()
+    window.menu_actions["sort_newest"].trigger()
+    qtbot.waitUntil(lambda: shown(window) == [names[i] for i in (3, 1, 0, 5)], timeout=WAIT_MS)
+    assert "4 matches for <b>“kayak”</b>, newest first" in window.header.text()
+    labels = [window.model.index(row).data() for row in range(4)]  # dates, not names
+    days = [QLocale().toString(QDate(2019, 7, day), QLocale.FormatType.ShortFormat)
+            for day in (2, 1)]
+    assert labels[1:] == [*days, "date unknown"]
+    assert [a.text() for a in choices if a.isChecked()] == ["Date taken, newest first"]
+    window.close()
+
+    again = make_window(settings_file="sort.ini")
+    assert again.menu_actions["sort_newest"].isChecked() and again.sort_order == "newest"
+    qtbot.waitUntil(lambda: shown(again) == [names[i] for i in (3, 1, 0, 5)], timeout=WAIT_MS)
 
 
 def test_library_menu_removes_the_chosen_folder(qtbot, make_window, tmp_path, monkeypatch):

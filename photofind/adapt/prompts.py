@@ -43,6 +43,11 @@ class TextPrompt(nn.Module):
         self.concepts[key] = nn.Parameter(words.mean(dim=0).clone())
         self.vocabulary.add(key, names)
 
+    def remove_concept(self, key: str) -> None:
+        """Forget a learned word: its name is read as ordinary words again."""
+        del self.concepts[key]
+        self.vocabulary.remove(key)
+
     def forward(self, texts: list[str], with_tokens: bool = False):
         """Unnormalised text features; concept names in the texts use their learned words.
         ``with_tokens`` also returns the per-token features and their mask (reranker)."""
@@ -122,7 +127,7 @@ class VisualPrompt(nn.Module):
                  pad: int = 16, image_size: int = 224):
         super().__init__()
         self.visual = [visual]  # a list: keep the frozen tower out of this module's params
-        self.is_vit = hasattr(visual, "class_embedding") and hasattr(visual, "transformer")
+        self.is_vit = is_vit(visual)
         if self.is_vit:
             blocks = len(visual.transformer.resblocks)
             self.depth = blocks - 1 if depth is None else max(0, min(depth, blocks))
@@ -165,6 +170,11 @@ class VisualPrompt(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.back(self.front(pixels))
+
+
+def is_vit(visual: nn.Module) -> bool:
+    """An open_clip VisionTransformer: visual tokens can enter at a late block."""
+    return hasattr(visual, "class_embedding") and hasattr(visual, "transformer")
 
 
 def _run_blocks(transformer: nn.Module, x: torch.Tensor, start: int, stop: int | None):

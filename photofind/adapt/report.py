@@ -34,6 +34,8 @@ class AdaptResult:
     cancelled: bool = False
     adaptation: Adaptation | None = field(default=None, repr=False)
     rerank: dict | None = None  # the reranker taught in the same run (see photofind.services.adapting.adapt)
+    verdict: str = ""  # why validation kept it or not, in a sentence (adapt.judging.judge)
+    gate_kept: bool | None = None  # the gate's decision (differs from kept only ungated)
 
     @property
     def share(self) -> float:

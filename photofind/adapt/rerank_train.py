@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from photofind.adapt.budget import Budget
 from photofind.adapt.cross_encoder import CrossEncoder, nce_loss, numpy_head
 from photofind.adapt.data import QUERY_TEMPLATE, AdaptationData
 from photofind.adapt.judging import retrieval_metrics, validation_gallery
@@ -26,6 +27,10 @@ from photofind.search.rerank import (
     WEIGHTS,
     Reranker,
 )
+
+# Share of the reranker's budget kept for what follows training: the look-alikes' texts and
+# the choice of fusion weights on validation.
+CHOICE_RESERVE = 0.3
 
 
 def _texts(photos) -> dict[str, set[int]]:
@@ -60,11 +65,14 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
                    batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
                    max_pool: int = 3000, max_texts: int = 1200, progress=None,
                    cancel=None, time_budget_s: float | None = None) -> Reranker | None:
-    """Train the head; with ``time_budget_s``, stop after the last epoch that fits."""
+    """Train the head; with ``time_budget_s``, training stops at the batch that leaves
+    ``CHOICE_RESERVE`` of the budget for choosing the fusion weights."""
     embedder, store = lib.embedder, lib.tokens
     if store is None:
         return None
     started = time.monotonic()
+    budget = Budget(time_budget_s)
+    reserve = CHOICE_RESERVE * (time_budget_s or 0.0)
     rng = random.Random(seed)
     torch.manual_seed(seed)
     # Negatives come from the training photos only: a head that also saw unlabelled photos
@@ -90,14 +98,15 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
     scale = float(lib.embedder.model.logit_scale.exp().clamp(max=100))
     losses, epochs_run = [], 0
     for epoch in range(epochs):
-        if epoch and time_budget_s and (time.monotonic() - started) * (epoch + 1) / epoch > \
-                time_budget_s:
-            break  # another epoch would overrun the budget
+        if epoch and budget.exhausted(reserve):
+            break
         rng.shuffle(examples)
         head.train()
         for start in range(0, len(examples), batch_size):
             if cancel is not None and cancel.cancelled:
                 return None
+            if losses and budget.exhausted(reserve):
+                break
             chunk = examples[start:start + batch_size]
             text, mask = _batch([tokens[i] for i, _, _ in chunk])
             photos = [[rng.choice(pos)] + hard + [hard[-1]] * (negatives - len(hard))

@@ -48,6 +48,9 @@ class AdaptConfig:
     concepts: dict[str, list[str]] = field(default_factory=dict)  # key → names, display first
     concept_min_photos: int = 5  # a tag on this many training photos may get its own word;
     concept_max_ap: float = 50.0  # ... if the model does not already know it (val AP below)
+    # False only to study the gate (``photofind eval --ungated``): the best epoch is kept
+    # whatever the gate says, and the result records what it said.
+    gate: bool = True
 
     @property
     def variant(self) -> str:
@@ -78,6 +81,21 @@ class Adaptation(nn.Module):
         for key, names in concepts.items():
             self.text.add_concept(key, names)
         self.config.concepts.update(concepts)
+
+    def remove_concepts(self, keys) -> list[str]:
+        """Forget these learned words (the person stopped using them) with their report, and
+        return their names. Only ``text.*`` tensors change, which ``image_digest`` ignores:
+        the photos' embeddings stay valid. Without context vectors or words left, ``text``
+        goes, as a fresh ``Adaptation`` of this config has none (so the saved file loads)."""
+        removed = []
+        for key in dict.fromkeys(keys):
+            if key in self.config.concepts:
+                removed.append(self.config.concepts.pop(key)[0])
+                self.text.remove_concept(key)
+                self.meta.get("concepts", {}).pop(key, None)
+        if self.text is not None and not self.config.text and not self.config.concepts:
+            self.text = None
+        return removed
 
     @property
     def touches_images(self) -> bool:

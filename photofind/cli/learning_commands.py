@@ -32,9 +32,10 @@ def cmd_adapt(lib, args) -> int:
     counts = adaptation.usable(lib)
     print(f"{counts['captioned']} captioned and {counts['tagged']} tagged photos to learn from.",
           file=sys.stderr if args.json else sys.stdout)  # --json: stdout holds only JSON
-    variants = adaptation.DEFAULT_VARIANTS if args.variant == "auto" else \
-        (AdaptConfig(**VARIANTS[args.variant]),)
-    variants = tuple(replace(v, epochs=args.epochs) for v in variants)
+    variants = None if args.variant == "auto" else (AdaptConfig(**VARIANTS[args.variant]),)
+    if args.epochs is not None:
+        variants = tuple(replace(v, epochs=args.epochs) for v in
+                         variants or adaptation.default_variants(lib.embedder.model))
     bar = tqdm(total=0, desc="adapting", disable=None)
     lines = StageLines()
 
@@ -107,6 +108,15 @@ def cmd_concepts(lib, args) -> int:
     from photofind.services import adapting as adaptation
 
     rows = adaptation.concepts(lib)
+    if args.drop:  # by name, as listed; the names of concepts not in use are reported
+        wanted = {name.casefold(): name for name in args.drop}
+        keys = [row["key"] for row in rows if row["name"].casefold() in wanted]
+        dropped = adaptation.drop_concepts(lib, keys)
+        print(f"Stopped using: {', '.join(dropped)}." if dropped else "Nothing changed.")
+        unknown = set(wanted) - {name.casefold() for name in dropped}
+        for name in sorted(wanted[n] for n in unknown):
+            print(f"photofind concepts: no personal concept {name!r} in use", file=sys.stderr)
+        return EXIT_FAILED if unknown else 0
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
@@ -132,11 +142,12 @@ def cmd_eval(lib, args) -> int:
     settings = evaluate.EvalSettings(
         variants=args.variants.split(","), seeds=[int(s) for s in args.seeds.split(",")],
         epochs=args.epochs, batch_size=args.batch_size, negatives=args.negatives, names=names,
-        min_steps=args.min_steps)
+        min_steps=args.min_steps, gate=not args.ungated)
     unknown = {v for v in settings.variants if not evaluate.known_variant(v)}
     if unknown:
         print(f"photofind eval: unknown variants {sorted(unknown)}; choose from "
-              f"{sorted(evaluate.VARIANTS)}, each optionally with +rerank", file=sys.stderr)
+              f"{sorted(evaluate.VARIANTS)}, each optionally with +rerank, or "
+              f"{evaluate.BUTTON} (what the app's button runs)", file=sys.stderr)
         return EXIT_USAGE
 
     def make_library(data_dir):

@@ -92,14 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     adapt = commands.add_parser("adapt", help="learn this library's words from its own "
                                               "captions and tags")
     adapt.add_argument("--reset", action="store_true", help="go back to the zero-shot model")
-    adapt.add_argument("--epochs", type=int, default=10)
+    adapt.add_argument("--epochs", type=int, help="at most this many (default: the app's)")
     adapt.add_argument("--variant", choices=["auto", "text", "visual", "both", "adapter",
                                              "text+adapter"], default="auto",
                        help="which prompts to train (auto: compare and keep the best)")
     adapt.add_argument("--seed", type=int, default=0)
     adapt.add_argument("--json", action="store_true")
-    commands.add_parser("concepts", help="personal concepts learned by adapting") \
-        .add_argument("--json", action="store_true")
+    concepts = commands.add_parser("concepts", help="personal concepts learned by adapting")
+    concepts.add_argument("--json", action="store_true")
+    concepts.add_argument("--drop", metavar="NAME", action="append", default=[],
+                          help="stop using this personal concept for good (repeatable)")
     evaluate = commands.add_parser("eval", help="measure retrieval quality on a captioned or "
                                                 "tagged folder (zero-shot vs adapted)")
     evaluate.add_argument("protocol", choices=["captioned", "tagged"])
@@ -115,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--min-steps", type=int, default=0,
                           help="train at least this many steps (small tagged sets)")
     evaluate.add_argument("--negatives", type=int, default=64)
+    evaluate.add_argument("--ungated", action="store_true",
+                          help="keep each variant's best epoch even where the gate would not, "
+                               "recording what the gate said (to measure the gate itself)")
     evaluate.add_argument("--out", default="photofind-eval", help="results folder")
     watch = commands.add_parser("watch", help="catch up, then keep the index up to date as "
                                               "folders change (Ctrl+C stops)")

@@ -3,7 +3,8 @@
 The training lives in ``photofind.services.adapting``; this dialog counts what it can learn from,
 runs ``adapt`` in a ``QThread`` (holding the backend's write lock, so indexing waits instead of
 adding photos the re-embedding would miss), shows progress with Cancel, and ends with the
-before/after numbers, the re-ranker and the personal concepts learned.
+before/after numbers, the re-ranker and the personal concepts learned. The concepts in use are
+listed in words, each with a checkbox, so the person can stop using one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QGridLayout,
@@ -29,7 +31,7 @@ from photofind.adapt.report import AdaptProgress, AdaptResult
 from photofind.gui.progress import duration
 from photofind.gui.tasks import run_task
 from photofind.search.rerank import weights_text
-from photofind.services.adapting import adapt, concepts, reset, usable
+from photofind.services.adapting import adapt, concepts, drop_concepts, reset, usable
 from photofind.services.jobs import CancelToken
 
 PHASES = {"caching": "Preparing your photos", "baseline": "Measuring the plain model",
@@ -63,7 +65,7 @@ def adaptation_state(lib) -> dict:
     adaptation = lib.embedder.adaptation
     reranker = lib.reranker
     return {"counts": usable(lib), "variant": adaptation.config.variant if adaptation else None,
-            "reranker": bool(reranker and reranker.active)}
+            "reranker": bool(reranker and reranker.active), "concepts": concepts(lib)}
 
 
 class AdaptWorker(QObject):
@@ -122,6 +124,8 @@ class AdaptDialog(QDialog):
         self.bar = QProgressBar()
         self.detail = _label("")
         self.result = _label("")
+        self.words = ConceptList()
+        self.words.stop.connect(self.stop_using)
         self.details = QToolButton(text="Details", checkable=True)  # the numbers, on demand
         self.details.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.details.setArrowType(Qt.ArrowType.RightArrow)
@@ -138,7 +142,7 @@ class AdaptDialog(QDialog):
         for button in (self.start, self.cancel, self.zero_shot):
             buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
         for widget in (self.intro, self.current, self.phase, self.bar, self.detail, self.result,
-                       self.details, self.metrics, self.rerank, self.concepts):
+                       self.words, self.details, self.metrics, self.rerank, self.concepts):
             layout.addWidget(widget)
         layout.addStretch(1)
         layout.addWidget(buttons)
@@ -148,7 +152,8 @@ class AdaptDialog(QDialog):
         self.zero_shot.clicked.connect(self.go_back)
         self.close_button.clicked.connect(self.close)
         self._show_running(False)
-        for widget in (self.result, self.details, self.metrics, self.rerank, self.concepts):
+        for widget in (self.result, self.words, self.details, self.metrics, self.rerank,
+                       self.concepts):
             widget.hide()
         self._fit()
         self._look()
@@ -175,6 +180,8 @@ class AdaptDialog(QDialog):
         self.zero_shot.setEnabled(bool(state["variant"] or state["reranker"]))
         if self.state == "counting":
             self.state = "ready"
+        if self.state != "running":
+            self.words.show_concepts(state["concepts"])
         self._fit()
 
     def _say_intro(self, text: str) -> None:
@@ -192,7 +199,9 @@ class AdaptDialog(QDialog):
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
         self.runner.finished.connect(self.worker.deleteLater)
-        for widget in (self.result, self.details, self.metrics, self.rerank, self.concepts):
+        self.words.say("")
+        for widget in (self.result, self.words, self.details, self.metrics, self.rerank,
+                       self.concepts):
             widget.hide()
         self._show_running(True)
         self.bar.setRange(0, BAR_STEPS)
@@ -236,6 +245,7 @@ class AdaptDialog(QDialog):
                                    "that the model does not already recognise)."]])
         if outcome.concepts or outcome.result.kept:
             self.detailed.append(self.concepts)
+        self.words.show_concepts(outcome.concepts)
         self.details.setVisible(bool(self.detailed))
         self._show_details(self.details.isChecked())
         if outcome.model_changed:
@@ -244,6 +254,7 @@ class AdaptDialog(QDialog):
             self.model_changed.emit()
 
     def _failed(self, exc: Exception) -> None:
+        self._look()  # the concepts in use, listed again
         if self.worker.token.cancelled:  # the cancel landed as an error in some stage
             self._end("cancelled")
             self._show_result("Cancelled — nothing changed.")
@@ -279,12 +290,45 @@ class AdaptDialog(QDialog):
 
     def _reset_done(self, _result) -> None:
         self.detailed = []
-        for widget in (self.details, self.metrics, self.rerank, self.concepts):
+        self.words.say("")
+        for widget in (self.words, self.details, self.metrics, self.rerank, self.concepts):
             widget.hide()
         self._look()
         self._show_result("Back to the plain model: your photos are searched as before "
                           "adapting.")
         self.model_changed.emit()
+
+    # -- personal concepts -----------------------------------------------------------------
+    def stop_using(self, keys: list[str]) -> None:
+        """Drop the unticked concepts in the background (the model may have to load, and the
+        adaptation file is rewritten under the write lock)."""
+        self.words.busy(True)
+        run_task(self.backend.pool, self, lambda: self._drop(keys), self._dropped,
+                 self._drop_failed)
+
+    def _drop(self, keys: list[str]) -> tuple[list[str], list[dict]]:
+        with self.backend.write_lock:
+            lib = self.backend.lib
+            return drop_concepts(lib, keys), concepts(lib)
+
+    def _dropped(self, answer: tuple[list[str], list[dict]]) -> None:
+        names, left = answer
+        self.words.busy(False)
+        self.words.show_concepts(left)
+        self.words.say(f"Stopped using: {', '.join(names)}." if names else
+                       "Nothing changed: those words were no longer in use.")
+        if self.concepts in self.detailed:
+            _fill(self.concepts, concept_rows(left) if left else
+                  [["Personal concepts: none in use."]])
+        self._fit()
+        self._look()  # what searches use now, and whether there is anything to go back from
+        if names:
+            self.model_changed.emit()
+
+    def _drop_failed(self, exc: Exception) -> None:
+        self.words.busy(False)
+        self.words.say(f"Could not stop using them: {exc}")
+        self._fit()
 
     def _show_details(self, shown: bool) -> None:
         self.details.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
@@ -300,13 +344,18 @@ class AdaptDialog(QDialog):
     # -- size ------------------------------------------------------------------------------
     def _fit(self) -> None:
         """Grow to fit the texts: wrapped labels know their height only for a width, which a
-        top-level window's size hint ignores (that is what clipped the texts before)."""
+        top-level window's size hint ignores (that is what clipped the texts before). A dialog
+        that grew past the bottom of the screen moves up: its buttons must stay in reach."""
         layout = self.layout()
         layout.activate()
         width = max(self.width(), WIDTH)
         height = max(layout.totalHeightForWidth(width), layout.totalMinimumSize().height())
         self.setMinimumHeight(height)
         self.resize(width, height)
+        screen = self.screen().availableGeometry()
+        frame = self.frameGeometry()
+        if self.isVisible() and frame.bottom() > screen.bottom():  # grown past the screen
+            self.move(self.x(), max(screen.top(), self.y() - (frame.bottom() - screen.bottom())))
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.stop()
@@ -433,7 +482,101 @@ def _number(value) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
+# How well a tag's photos were found, in words: its validation AP (0-100) at or above each
+# bound. A concept is only learned below ``AdaptConfig.concept_max_ap`` (50).
+FOUND = ((75, "found well"), (50, "found fairly well"), (25, "found poorly"),
+         (0, "hardly found"))
+
+
+def found_text(ap: float | None) -> str:
+    """"hardly found" … "found well"; "not measured" when no set-aside photo had the tag."""
+    if ap is None:
+        return "not measured"
+    return next(words for bound, words in FOUND if ap >= bound)
+
+
+def concept_text(row: dict) -> str:
+    """"Biscuit — learned from 12 photos; before: hardly found, now: found well" (the
+    numbers are under Details; the photos are those it trained on, not the set-aside ones)."""
+    after = max(row["ap_token"] or 0, row["ap_prototype"] or 0) \
+        if row["ap_token"] is not None or row["ap_prototype"] is not None else None
+    photos = f"{row['photos']:,} photo{'s' if row['photos'] != 1 else ''}"
+    return (f"{row['name']} — learned from {photos}; before: {found_text(row['ap_zero_shot'])}, "
+            f"now: {found_text(after)}")
+
+
 # -- widgets -----------------------------------------------------------------------------------
+class ConceptList(QWidget):
+    """The personal concepts in use, one checkbox each (ticked: in use). Unticking only marks
+    a word; "Stop using" drops the marked ones. Dropping is for good, so a stray click must
+    not throw away what a run learned, and several words go in one rewrite of the file."""
+
+    stop = Signal(list)  # the unticked concepts' keys
+
+    def __init__(self):
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.title = _label("<b>Words learned for your tags</b>")
+        self.why = _label("Only tags the plain model did not already find well are listed: "
+                          "tags it finds well need no word of their own. Untick a word to "
+                          "search for that tag as before.")
+        self.boxes = QWidget()
+        QVBoxLayout(self.boxes).setContentsMargins(0, 0, 0, 0)
+        self.apply = QPushButton("Stop using the unticked", enabled=False)
+        self.apply.setToolTip("Searches read those names as ordinary words again; "
+                              "nothing else changes")
+        self.apply.clicked.connect(lambda: self.stop.emit(self.unticked()))
+        self.note = _label("")
+        self.note.hide()
+        self.dropping = False
+        row = QGridLayout()
+        row.addWidget(self.apply, 0, 0, Qt.AlignmentFlag.AlignLeft)
+        for widget in (self.title, self.why, self.boxes):
+            layout.addWidget(widget)
+        layout.addLayout(row)
+        layout.addWidget(self.note)
+        self.checks: dict[str, QCheckBox] = {}
+
+    def show_concepts(self, found: list[dict]) -> None:
+        """Show these concepts, all ticked; the whole list hides when there are none, but
+        a note about what was just stopped stays readable."""
+        box = self.boxes.layout()
+        for check in self.checks.values():
+            box.removeWidget(check)
+            check.deleteLater()
+        self.checks = {}
+        for row in found:
+            check = QCheckBox(concept_text(row), checked=True, enabled=not self.dropping)
+            check.toggled.connect(self._changed)
+            box.addWidget(check)
+            self.checks[row["key"]] = check
+        for widget in (self.title, self.why, self.boxes, self.apply):
+            widget.setVisible(bool(found))
+        self._changed()
+        self.setVisible(bool(found) or bool(self.note.text()))
+
+    def unticked(self) -> list[str]:
+        return [key for key, check in self.checks.items() if not check.isChecked()]
+
+    def busy(self, busy: bool) -> None:
+        self.dropping = busy
+        for widget in (self.apply, *self.checks.values()):
+            widget.setEnabled(not busy)
+        if busy:
+            self.say("Stopping…")
+        else:
+            self._changed()
+
+    def say(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+        self.setVisible(bool(text) or bool(self.checks))
+
+    def _changed(self, *_) -> None:
+        self.apply.setEnabled(bool(self.unticked()) and not self.dropping)
+
+
 def _label(text: str) -> QLabel:
     label = QLabel(text, wordWrap=True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -4,8 +4,10 @@ menu entry, a toolbar button and a key do the same thing."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox
+
+from photofind.gui.queries import SORT_ORDERS
 
 SHORTCUTS_TITLE = "Keyboard shortcuts"
 
@@ -45,6 +47,8 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
     view.addSeparator()
     view.addAction(made["larger"])
     view.addAction(made["smaller"])
+    view.addSeparator()
+    made.update(_sort_menu(window, view.addMenu("Sort by")))
     library = bar.addMenu("&Library")
     library.addAction(window.adapt_action)
     library.addAction(window.rescan_action)
@@ -54,6 +58,23 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
     help_menu.addAction(made["shortcuts"])
     help_menu.addAction(made["about"])
     return made
+
+
+def sort_key(order: str | None) -> str:
+    """The name of an order's action among ``build_menus``' ("sort_best", "sort_oldest")."""
+    return f"sort_{order or 'best'}"
+
+
+def _sort_menu(window, menu) -> dict[str, QAction]:
+    """One checked choice among the orders (a radio group), "Best match" first; the window
+    checks the one it restores from its settings."""
+    group, actions = QActionGroup(menu), {}
+    for order, text in SORT_ORDERS.items():
+        action = actions[sort_key(order)] = QAction(text, group, checkable=True)
+        action.triggered.connect(lambda _checked, order=order: window.set_sort_order(order))
+        menu.addAction(action)
+    actions[sort_key(None)].setChecked(True)
+    return actions
 
 
 def _action(window, text: str, slot, *shortcuts) -> QAction:

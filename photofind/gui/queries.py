@@ -11,11 +11,20 @@ from photofind.library.catalog import PhotoRow
 from photofind.library.catalog.texts import OWN
 from photofind.search import terms as query_terms
 from photofind.search.filters import SearchFilters
+from photofind.search.relevance import FLOOR
 from photofind.services.searching import SearchResult
 
 # results fetched at a time; scrolling near the end fetches the next page (no upper limit)
 SEARCH_PAGE, BROWSE_PAGE = 200, 1000
 Hit = SearchResult  # what the grid shows: the library's result as is (score None when listing)
+# View › Sort by: order -> menu text. None is the search's own order: best first, and newest
+# first when filters alone list photos (all photos: in the order they were indexed).
+SORT_ORDERS = {None: "Best match", "newest": "Date taken, newest first",
+               "oldest": "Date taken, oldest first", "name": "File name"}
+ORDER_WORDS = {"newest": "newest first", "oldest": "oldest first", "name": "by file name"}
+# a query sorted by date or name sorts its good matches, at most this many, fetched at once:
+# sorting pages one by one would put a newer photo found on page 2 after page 1's older ones
+SORTED_MATCHES = 1000
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,12 @@ class Query:
     filters: SearchFilters = SearchFilters()  # the sidebar's folder is filters.folder
     min_score: float | None = None
     k: int = SEARCH_PAGE  # how many results are asked for (grows a page at a time)
+    order: str | None = None  # a key of SORT_ORDERS
+
+    @property
+    def sorted_matches(self) -> bool:
+        """Words or a photo, shown by date or name: one list, not pages."""
+        return self.order is not None and not self.browsing
 
     @property
     def browsing(self) -> bool:
@@ -40,12 +55,18 @@ def run_query(lib, query: Query) -> list[Hit]:
     """Search or list the library; an empty library gives no hits, not an error. One more
     than ``query.k`` is asked for, so the window knows whether a next page exists."""
     if query.browsing and not replace(query.filters, folder=None).active():
-        return lib.browse(query.folder, query.k + 1)  # in indexing order: a folder grows
-    if query.browsing:  # filters alone: the matching photos, newest first
-        return lib.search(filters=query.filters, k=query.k + 1)
+        # in indexing order unless another is chosen: a folder being indexed grows at the end
+        return lib.browse(query.folder, query.k + 1, query.order)
+    if query.browsing:  # filters alone: the matching photos, newest first unless chosen
+        return lib.search(filters=query.filters, k=query.k + 1, order=query.order)
     if not lib.catalog.counts()["photos"]:
         return []
-    return lib.search(text=query.text.strip() or None, image=query.image, k=query.k + 1,
+    text = query.text.strip() or None
+    if query.sorted_matches:  # the good matches (a relevance above 0 at least), then sorted
+        floor = max(query.min_score or 0.0, FLOOR)
+        return lib.search(text=text, image=query.image, k=query.k, min_score=floor,
+                          filters=query.filters, order=query.order)
+    return lib.search(text=text, image=query.image, k=query.k + 1,
                       min_score=query.min_score, filters=query.filters)
 
 
@@ -110,16 +131,21 @@ def results_header(query: Query, count: int, more: bool = False) -> str:
     where = f" in {html.escape(os.path.basename(query.folder))}" if query.folder else ""
     filtered = html.escape(describe_filters(query.filters))
     where += f" · {filtered}" if filtered else ""
+    order = ORDER_WORDS.get(query.order or ("newest" if filtered else ""))
+    order = f", {order}" if order else ""
+    if query.sorted_matches and count >= SORTED_MATCHES:
+        matches = f"The {count:,} best matches"  # say that these are not all of them
+    else:
+        matches = f"{count:,} match{'' if count == 1 else 'es'}"
     if query.image:
         name = html.escape(os.path.basename(query.image))
-        text = f"Photos like <b>{name}</b>{where} · <a href='clear'>clear</a>"
+        text = f"Photos like <b>{name}</b>{where}{order} · <a href='clear'>clear</a>"
     elif query.browsing:
-        order = ", newest first" if filtered else ""
-        text = f"All photos · {count:,}" if not where else \
+        text = f"All photos · {count:,}{order}" if not where else \
             f"{count:,} photo{'' if count == 1 else 's'}{where}{order}"
     else:
         words = html.escape(short_query(query.text))
-        text = f"{count:,} matches for <b>“{words}”</b>{where}, best first"
+        text = f"{matches} for <b>“{words}”</b>{where}{order or ', best first'}"
     if more:  # a next page exists
         text += " · more as you scroll"
     return text

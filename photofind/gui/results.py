@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QDate,
+    QLocale,
+    QModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -23,6 +32,7 @@ class ResultsModel(QAbstractListModel):
     def __init__(self, thumbs: ThumbnailLoader, parent=None):
         super().__init__(parent)
         self.hits: list[Hit] = []
+        self.order: str | None = None  # what the hits are sorted by (a key of SORT_ORDERS)
         self._rows_by_key: dict[str, list[int]] = {}
         self.set_loader(thumbs)
 
@@ -31,19 +41,21 @@ class ResultsModel(QAbstractListModel):
         self.thumbs = thumbs
         thumbs.ready.connect(self._thumb_ready)
 
-    def set_hits(self, hits: list[Hit]) -> bool:
-        """Show ``hits``; when they only extend the current list (a folder being indexed
-        while browsing), rows are appended so the view keeps its scroll position.
-        Returns whether the list was replaced."""
+    def set_hits(self, hits: list[Hit], order: str | None = None) -> bool:
+        """Show ``hits``, sorted by ``order``; when they only extend the current list (a
+        folder being indexed while browsing), rows are appended so the view keeps its scroll
+        position. Returns whether the list was replaced."""
         old = [(h.photo.id, h.score) for h in self.hits]
         new = [(h.photo.id, h.score) for h in hits]
-        if old and len(new) > len(old) and new[:len(old)] == old:
+        relabelled = order != self.order  # a date or a name under each photo: all redrawn
+        self.order = order
+        if not relabelled and old and len(new) > len(old) and new[:len(old)] == old:
             self.beginInsertRows(QModelIndex(), len(old), len(new) - 1)
             self.hits = list(hits)
             self._index_keys()
             self.endInsertRows()
             return False
-        if new == old:
+        if new == old and not relabelled:
             return False
         self.beginResetModel()
         self.hits = list(hits)
@@ -78,12 +90,15 @@ class ResultsModel(QAbstractListModel):
         if not index.isValid() or index.row() >= len(self.hits):
             return None
         hit = self.hits[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:  # sorted by date, the date shows the order
+            if self.order in ("newest", "oldest"):
+                return short_date(hit.photo.taken_at)
             return os.path.basename(hit.photo.path)
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbs.pixmap(hit.photo)
         if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [hit.photo.path] + ([] if hit.relevance is None else [match_line(hit)])
+            lines = [hit.photo.path] + ([] if hit.relevance is None else
+                                        [match_line(hit, ranked=self.order is None)])
             lines += [tip for _, tip in badges(hit)]
             return "\n".join(lines)
         if role == HIT_ROLE:
@@ -141,10 +156,20 @@ class ResultDelegate(QStyledItemDelegate):
         painter.restore()
 
 
-def match_line(hit: Hit) -> str:
-    """The tooltip's explanation of the number under a result."""
+def short_date(taken_at: str | None) -> str:
+    """The day a photo was taken as the desktop writes dates, short ("7/2/19" in the US):
+    an ISO date beside a two-digit score is wider than a thumbnail."""
+    day = QDate.fromString((taken_at or "")[:10], "yyyy-MM-dd")
+    return QLocale().toString(day, QLocale.FormatType.ShortFormat) if day.isValid() \
+        else "date unknown"
+
+
+def match_line(hit: Hit, ranked: bool = True) -> str:
+    """The tooltip's explanation of the number under a result (which says that it orders
+    the results only where it does: not when they are sorted by date or name)."""
     return (f"match {hit.relevance} of 100: how close the picture is to what you asked for, "
-            "lifted by your words in its captions, tags or text; results are in this order")
+            "lifted by your words in its captions, tags or text" +
+            ("; results are in this order" if ranked else ""))
 
 
 def badges(hit: Hit) -> list[tuple[str, str]]:

@@ -32,12 +32,14 @@ from photofind.gui.detail import DetailPane
 from photofind.gui.dialogs import WindowDialogs
 from photofind.gui.filter_bar import FilterBar
 from photofind.gui.folder_jobs import FolderJobs
-from photofind.gui.menus import build_menus
+from photofind.gui.menus import build_menus, sort_key
 from photofind.gui.model_gate import ModelGate
 from photofind.gui.progress import IndexProgress
 from photofind.gui.queries import (
     BROWSE_PAGE,
     SEARCH_PAGE,
+    SORT_ORDERS,
+    SORTED_MATCHES,
     Hit,
     Query,
     results_header,
@@ -83,6 +85,7 @@ class MainWindow(FolderJobs, WindowDialogs, ModelGate, QMainWindow):
         self.extending = False  # a next page of the results is on its way
         self.has_more = False  # the last answer had more than a page
         self.folder: str | None = None
+        self.sort_order: str | None = None  # View › Sort by (a key of SORT_ORDERS)
         self.live_states: dict[str, str] = {}
         self.adapt_options: dict = {}  # passed to photofind.services.adapting.adapt (variants…)
         self.adapt_dialog = None  # photofind.gui.adapt_dialog.AdaptDialog, once opened
@@ -281,8 +284,9 @@ class MainWindow(FolderJobs, WindowDialogs, ModelGate, QMainWindow):
             if self.chips.terms else self.search.text()
         query = Query(text=text, image=None if text.strip() else self.similar_to,
                       filters=self.filter_bar.filters(self.folder),
-                      min_score=value / 100 if value else None)
-        return replace(query, k=BROWSE_PAGE if query.browsing else SEARCH_PAGE)
+                      min_score=value / 100 if value else None, order=self.sort_order)
+        return replace(query, k=BROWSE_PAGE if query.browsing else
+                       SORTED_MATCHES if query.sorted_matches else SEARCH_PAGE)
 
     def run_search(self) -> None:
         self.debounce.stop()
@@ -295,6 +299,15 @@ class MainWindow(FolderJobs, WindowDialogs, ModelGate, QMainWindow):
         self.asked = self._query()
         self.extending = False
         self.pending = self.backend.search(self.asked)
+
+    def set_sort_order(self, order: str | None) -> None:
+        """View › Sort by: the results shown again in ``order``, and every search after."""
+        self._show_sort_order(order)
+        self.run_search()
+
+    def _show_sort_order(self, order: str | None) -> None:
+        self.sort_order = order if order in SORT_ORDERS else None
+        self.menu_actions[sort_key(self.sort_order)].setChecked(True)
 
     def fetch_more(self) -> None:
         """The next page of the results shown (scrolled near the end of a full page)."""
@@ -380,7 +393,7 @@ class MainWindow(FolderJobs, WindowDialogs, ModelGate, QMainWindow):
             self.model.add_hits(hits)
             self._update_header(self.model.hits)
             return
-        replaced = self.model.set_hits(hits)
+        replaced = self.model.set_hits(hits, self.asked.order)
         self._update_header(hits)
         self._update_empty_text()
         if not replaced:
@@ -454,6 +467,7 @@ class MainWindow(FolderJobs, WindowDialogs, ModelGate, QMainWindow):
             self.splitter.restoreState(splitter)
         self.min_score.setValue(self.settings.get("search/min_score", 0, int))
         self.zoom.setValue(self.settings.get("view/thumbnail_size", DEFAULT_THUMB, int))
+        self._show_sort_order(self.settings.get("view/sort_by", None, str))
         last = self.settings.get("search/last_query", "", str)
         if last:
             self.search.setText(last)
@@ -465,6 +479,7 @@ class MainWindow(FolderJobs, WindowDialogs, ModelGate, QMainWindow):
         self.settings.store.setValue("search/last_query", self.search.text())
         self.settings.store.setValue("search/min_score", self.min_score.value())
         self.settings.store.setValue("view/thumbnail_size", self.grid.thumb_size)
+        self.settings.store.setValue("view/sort_by", self.sort_order or "best")
         self.settings.store.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from photofind.adapt.data import build_data, usable_counts
+from photofind.adapt.prompts import is_vit
 from photofind.adapt.report import AdaptProgress, AdaptResult
 from photofind.adapt.store import Adaptation, AdaptConfig
 from photofind.adapt.trainer import PromptTrainer
@@ -30,6 +31,17 @@ from photofind.services import artefacts
 DEFAULT_VARIANTS = (AdaptConfig(text=True, visual=True, min_steps=200, time_budget_s=240),
                     AdaptConfig(text=False, visual=False, adapter=True, min_steps=200,
                                 time_budget_s=120))
+
+
+def default_variants(model) -> tuple[AdaptConfig, ...]:
+    """What the button compares on this model. A tower without ViT blocks can only take a
+    learned pixel border as its visual prompt, which needs the whole tower per photo and
+    step and never won (bench model: kept on 0 of 3 captioned seeds; tagged, alone +0.8 mAP
+    and with text prompts 29-39 against text alone 67-69): there the first variant trains
+    text prompts alone."""
+    if is_vit(model.visual):
+        return DEFAULT_VARIANTS
+    return (replace(DEFAULT_VARIANTS[0], visual=False),) + DEFAULT_VARIANTS[1:]
 RERANK_BUDGET_S = 150
 
 
@@ -67,13 +79,47 @@ def forget_removed_concepts(lib, adaptation) -> None:
 
 
 def concepts(lib) -> list[dict]:
-    """The active adaptation's concepts with their validation numbers."""
+    """The active adaptation's concepts with their validation numbers and their ``key``
+    (what ``drop_concepts`` takes)."""
     adaptation = lib.embedder.adaptation
     if adaptation is None:
         return []
     report = adaptation.meta.get("concepts", {})
-    return [{k: v for k, v in report[key].items() if k != "prototype"}
+    return [{"key": key, **{k: v for k, v in report[key].items() if k != "prototype"}}
             for key in adaptation.config.concepts if key in report]
+
+
+def drop_concepts(lib, keys) -> list[str]:
+    """Stop using these personal concepts for good (the person unticked them) and return
+    their names; unknown keys are ignored. A concept is a word on the text side only, so the
+    photos keep their embeddings and index: the saved adaptation is rewritten without it
+    (each file written beside itself, then swapped in) and reloaded, and a query with the
+    name is read by the plain text tower again. When nothing learned is left, the library
+    goes back to the plain model (its re-ranker, trained for the same key, stays)."""
+    with lib.writing("dropping personal concepts"):
+        return _drop_concepts(lib, keys)
+
+
+def _drop_concepts(lib, keys) -> list[str]:
+    base = lib.embedder.adapted(None)
+    path = artefacts.locate(lib, artefacts.ADAPTATION, base.key)
+    if lib.embedder.adaptation is None or path is None:
+        return []
+    # from the file, not the live copy: that one hides concepts whose tag is gone for now
+    adaptation = Adaptation.load(path, base.model, base.loaded.tokenizer, base.prep.size,
+                                 base.dim)
+    dropped = adaptation.remove_concepts(keys)
+    if not dropped:
+        return []
+    if adaptation.text is None and not adaptation.touches_images:
+        artefacts.remember(lib, artefacts.ADAPTATION, base.key, None)
+        lib.embedder = base
+        path.unlink(missing_ok=True)
+        path.with_suffix(".json").unlink(missing_ok=True)
+    else:
+        adaptation.save(path)
+        lib.embedder = load_active(lib, base)
+    return dropped
 
 
 def usable(lib) -> dict[str, int]:
@@ -81,12 +127,12 @@ def usable(lib) -> dict[str, int]:
     return usable_counts(lib.catalog.all_texts(), lib.catalog.readable_ids())
 
 
-def adapt(lib, variants=DEFAULT_VARIANTS, progress: Callable[[AdaptProgress], None] | None = None,
+def adapt(lib, variants=None, progress: Callable[[AdaptProgress], None] | None = None,
           cancel=None, seed: int = 0, rerank: bool = True,
           rerank_budget_s: float | None = RERANK_BUDGET_S) -> AdaptResult:
     """Train each variant, keep the best that beats zero-shot on validation, re-embed; then
     teach the reranker on the same pairs (kept only if it helps on validation). Holds the
-    library (``LibraryState.writing``) throughout."""
+    library (``LibraryState.writing``) throughout. ``variants``: the button's by default."""
     with lib.writing("adapting", cancel):
         return _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s)
 
@@ -97,6 +143,7 @@ def _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s) -> Ad
     if not len(ids):
         raise ValueError("Index some photos before adapting.")
     data = build_data(lib.catalog.all_texts(), ids.tolist(), seed=seed)
+    variants = default_variants(base.model) if variants is None else variants
     workdir = adaptation_dir(lib, base.key)
     best: AdaptResult | None = None
     results = []

@@ -41,8 +41,13 @@ VARIANTS = {
     "concepts": AdaptConfig(text=False, visual=False, concept_max_ap=101.0),
     "text+adapter+concepts": AdaptConfig(text=True, visual=False, adapter=True,
                                          concept_max_ap=101.0),
+    "adapter+concepts": AdaptConfig(text=False, visual=False, adapter=True),
 }
 # "+rerank" after any variant also teaches the cross-encoder and ranks through it.
+# "button" runs exactly what "Adapt to my library" runs: the app's variants with their
+# concepts, negatives, time budgets and gate, then the reranker within its budget; the
+# --epochs/--batch-size/--negatives/--min-steps settings do not apply to it.
+BUTTON = "button"
 
 
 @dataclass
@@ -57,6 +62,7 @@ class EvalSettings:
     tagged_fraction: float = 0.2  # tagged protocol
     names: dict[str, str] = field(default_factory=dict)  # tag → made-up personal name
     rerank: bool = False
+    gate: bool = True  # False: keep the best epoch anyway, to see what the gate rejected
 
 
 def read_table(csv_path: Path, column: str) -> dict[str, list[str]]:
@@ -92,10 +98,15 @@ def _add_texts(lib: PhotoLibrary, texts: dict[Path, list[tuple[str, str]]]) -> N
 
 
 def known_variant(name: str) -> bool:
-    return name.removesuffix("+rerank") in VARIANTS
+    return name == BUTTON or name.removesuffix("+rerank") in VARIANTS
 
 
 def _adapt(lib: PhotoLibrary, variant: str, settings: EvalSettings, seed: int) -> dict:
+    if variant == BUTTON:
+        result = adaptation.adapt(lib, seed=seed)
+        return {**_summary(result), "kept_variant": result.variant if result.kept else None,
+                "compared": (result.adaptation.meta.get("compared")
+                             if result.kept and result.adaptation is not None else None)}
     rerank = variant.endswith("+rerank")
     config = VARIANTS[variant.removesuffix("+rerank")]
     if config is None and not rerank:
@@ -110,10 +121,16 @@ def _adapt(lib: PhotoLibrary, variant: str, settings: EvalSettings, seed: int) -
         return {"kept": None, "seconds": info.get("seconds", 0.0), "trainable_params": 0,
                 "rerank": info}
     config = replace(config, epochs=settings.epochs, batch_size=settings.batch_size,
-                     negatives=settings.negatives, min_steps=settings.min_steps)
+                     negatives=settings.negatives, min_steps=settings.min_steps,
+                     gate=settings.gate)
     result = adaptation.adapt(lib, (config,), seed=seed, rerank=rerank,
                               rerank_budget_s=None)  # no time budgets: machine-independent
-    return {"kept": result.kept, "seconds": result.seconds, "rerank": result.rerank,
+    return _summary(result)
+
+
+def _summary(result) -> dict:
+    return {"kept": result.kept, "gate_kept": result.gate_kept, "verdict": result.verdict,
+            "seconds": result.seconds, "rerank": result.rerank,
             "trainable_params": result.trainable_params,
             "trainable_share_percent": round(100 * result.share, 4),
             "seconds_per_epoch": result.seconds_per_epoch,

@@ -88,11 +88,12 @@ class PhotoLibrary(LibraryState):
     def search(self, text: str | None = None, image: str | os.PathLike | None = None,
                k: int = 20, min_score: float | None = None,
                filters: SearchFilters | None = None, hybrid: bool = True,
-               rerank: bool = True) -> list[SearchResult]:
-        return self.engine.search(text, image, k, min_score, filters, hybrid, rerank)
+               rerank: bool = True, order: str | None = None) -> list[SearchResult]:
+        return self.engine.search(text, image, k, min_score, filters, hybrid, rerank, order)
 
-    def browse(self, folder: str | None, limit: int) -> list[SearchResult]:
-        return self.engine.browse(folder, limit)
+    def browse(self, folder: str | None, limit: int,
+               order: str | None = None) -> list[SearchResult]:
+        return self.engine.browse(folder, limit, order)
 
     def image_vector(self, image: str | os.PathLike) -> np.ndarray:
         return self.engine.image_vector(image)

@@ -1,6 +1,7 @@
 """Answer a query: a text or an example photo through the vector index, fused with caption,
 tag and text-in-photo matches (a quoted phrase must be in one of them), re-scored by a trained reranker, narrowed by filters; or, with filters
-alone, the matching photos newest first."""
+alone, the matching photos newest first. Either can be put in another order: by date taken
+or file name (the catalog's ``ORDERS``)."""
 
 from __future__ import annotations
 
@@ -52,18 +53,19 @@ class SearchEngine(Service):
     def search(self, text: str | None = None, image: str | os.PathLike | None = None,
                k: int = 20, min_score: float | None = None,
                filters: SearchFilters | None = None, hybrid: bool = True,
-               rerank: bool = True) -> list[SearchResult]:
+               rerank: bool = True, order: str | None = None) -> list[SearchResult]:
         """Text or image query → top-k photos, best first. Text queries also match captions
         and tags (fused by rank) unless ``hybrid`` is off; a trained reranker re-scores the
         top 50 unless ``rerank`` is off; filters narrow any query, and with no query list
-        the matching photos newest first."""
+        the matching photos newest first. An ``order`` ("newest", "oldest", "name") shows
+        the top-k in that order instead: the ranking picks the photos, not their order."""
         filters = filters or SearchFilters()
-        allowed = self._allowed_ids(filters)
         has_text = bool(text and text.strip())
         if image is None and not has_text:
             if not filters.active():
                 raise ValueError("Give a text query, an image, or a filter.")
-            return self._browse(allowed, k)
+            return self._listed(filters, k, order or "newest")
+        allowed = self._allowed_ids(filters)
         if not self.catalog.counts()["photos"]:
             raise ValueError("The library is empty: index a folder first (photofind index DIR).")
         terms = query_terms.parse(text) if has_text and image is None else []
@@ -103,7 +105,7 @@ class SearchEngine(Service):
                 lambda ids: self.tokens.get(ids)[0], self.vectors.vectors))
             cross = {pid: c for pid, _, c in reordered}
             hits = [(pid, cos) for pid, cos, _ in reordered] + hits[DEFAULT_TOP_K:]
-        order, matched = [pid for pid, _ in hits], set()
+        ranked, matched = [pid for pid, _ in hits], set()
         fts = fts_query(_words(terms, positive=True)) if use_text else None
         if fts:
             live = self.vectors.ids  # a copy of the id set: once, not per match
@@ -114,9 +116,9 @@ class SearchEngine(Service):
             matched = set(text_ids)
             for pid in matched - cosine.keys():
                 cosine[pid] = float(self.vectors.vector(pid) @ query)
-            order = fuse(order, text_ids)
+            ranked = fuse(ranked, text_ids)
         results = []
-        for photo_id in order:
+        for photo_id in ranked:
             if min_score is not None and cosine[photo_id] < min_score and \
                     photo_id not in matched and photo_id not in holding:
                 continue
@@ -130,6 +132,9 @@ class SearchEngine(Service):
         for result, shown in zip(results, relevances([r.score for r in results],
                                                       [r.text_match for r in results])):
             result.relevance = shown
+        if order is not None:  # relevance stays that of each photo's rank among the matches
+            found = {result.photo.id: result for result in results}
+            results = [found[pid] for pid in self.catalog.in_order(found, order)]
         return self._mark_offline(results)
 
     def _combine(self, terms: list[query_terms.Term]) -> np.ndarray:
@@ -179,11 +184,9 @@ class SearchEngine(Service):
             return None
         return self.catalog.visible_ids(filters)
 
-    def _browse(self, allowed: set[int] | None, k: int) -> list[SearchResult]:
-        rows = [self.catalog.photo(pid) for pid in (allowed or ())]
-        rows = sorted((r for r in rows if r), key=lambda r: (r.taken_at or "", r.path),
-                      reverse=True)
-        return self._mark_offline([SearchResult(row, None) for row in rows[:k]])
+    def _listed(self, filters: SearchFilters, k: int, order: str) -> list[SearchResult]:
+        rows = self.catalog.visible_photos(filters, k, order)
+        return self._mark_offline([SearchResult(row, None) for row in rows])
 
     def image_vector(self, image: str | os.PathLike) -> np.ndarray:
         """An indexed photo's stored vector, or a fresh encoding of any image file."""
@@ -196,9 +199,9 @@ class SearchEngine(Service):
             raise ValueError(f"Cannot use {image} as a query: {exc}") from exc
         return self.embedder.encode_images(to_model_array(picture, self.embedder.prep)[None])[0]
 
-    def browse(self, folder: str | None, limit: int) -> list[SearchResult]:
+    def browse(self, folder: str | None, limit: int,
+               order: str | None = None) -> list[SearchResult]:
         """Every photo (of a folder) in the order it was indexed, so a folder being indexed
-        grows at the end of a list instead of reshuffling it; photos of offline folders are
-        listed, marked, as in search."""
-        rows = self.catalog.visible_photos(SearchFilters(folder=folder), limit)
-        return self._mark_offline([SearchResult(row, None) for row in rows])
+        grows at the end of a list instead of reshuffling it, unless an ``order`` is asked
+        for; photos of offline folders are listed, marked, as in search."""
+        return self._listed(SearchFilters(folder=folder), limit, order or "indexed")

@@ -3,6 +3,7 @@ that the SQL (and the schema it depends on) stays in this package."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -19,6 +20,17 @@ from photofind.library.catalog.reads import TextReadsTable
 from photofind.library.catalog.rows import PHOTO_COLUMNS, PhotoRow
 from photofind.library.catalog.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from photofind.library.catalog.texts import TextsTable
+
+# How photos may be listed: ORDER BY clauses over ``photos``. Photos without a date go last
+# in either date order; the path breaks ties, so pages of a listing never overlap. "name"
+# is the file name (what follows the last separator), whatever the folder.
+_FILE_NAME = f"substr(path, length(rtrim(path, replace(path, '{os.sep}', ''))) + 1)"
+ORDERS = {
+    "indexed": "id",
+    "newest": "taken_at IS NULL, taken_at DESC, path",
+    "oldest": "taken_at IS NULL, taken_at, path",
+    "name": f"{_FILE_NAME} COLLATE NOCASE, path",
+}
 
 
 class CatalogDamaged(Exception):
@@ -239,10 +251,19 @@ class Catalog(TextsTable, TextReadsTable):
         where, args = self._visible(criteria)
         return {r[0] for r in self._query(f"SELECT id FROM photos WHERE {where}", args)}
 
-    def visible_photos(self, criteria: PhotoCriteria, limit: int) -> list[PhotoRow]:
-        """The first ``limit`` of ``visible_ids`` in the order they were indexed."""
+    def visible_photos(self, criteria: PhotoCriteria, limit: int,
+                       order: str = "indexed") -> list[PhotoRow]:
+        """The first ``limit`` of ``visible_ids`` in ``order`` (one of ``ORDERS``): sorted
+        here, so a listing by date or name costs one query whatever the library's size."""
         where, args = self._visible(criteria)
-        return self._photos(f"{where} ORDER BY id LIMIT ?", [*args, limit])
+        return self._photos(f"{where} ORDER BY {ORDERS[order]} LIMIT ?", [*args, limit])
+
+    def in_order(self, ids: Iterable[int], order: str) -> list[int]:
+        """``ids`` (a search's matches) sorted as ``visible_photos`` sorts, so a list of
+        matches and a listing put the same photos in the same order."""
+        return [pid for pid, in self._query(
+            "SELECT id FROM photos WHERE id IN (SELECT value FROM json_each(?)) "
+            f"ORDER BY {ORDERS[order]}", (json.dumps(list(ids)),))]
 
     def save_photo(self, db: sqlite3.Connection, root_id: int | None, raw_path: bytes,
                    fields: dict) -> int:

@@ -1,0 +1,71 @@
+"""The gate that decides whether an adaptation replaces the zero-shot model: a paired
+bootstrap over validation queries must rule out noise, and no part of the score may fall."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from photofind.adapt.judging import judge, retrieval_metrics, tagged_score
+
+
+def metrics(firsts, aps, tags=()):
+    """Validation metrics as the trainer computes them, from each query's first rank and AP
+    and each held-out tagged photo's hit."""
+    firsts, aps = np.asarray(firsts), np.asarray(aps, dtype=float)
+    out = {f"R@{k}": 100 * float(np.mean(firsts <= k)) for k in (1, 5, 10)}
+    out.update({"mAP": 100 * float(aps.mean()), "queries": len(firsts),
+                "per_item": {"firsts": firsts.tolist(), "aps": aps.tolist(),
+                             "tags": list(tags)}})
+    out["score"] = float(np.mean([out[k] for k in ("R@1", "R@5", "R@10", "mAP")]))
+    if tags:
+        out["tag_accuracy"] = 100 * float(np.mean(tags))
+        out["score"] = tagged_score(out, out["tag_accuracy"])
+    return out
+
+
+def test_a_clear_gain_is_kept_and_says_by_how_much():
+    rng = np.random.default_rng(1)
+    firsts = rng.integers(1, 30, 300)
+    better = np.where(rng.random(300) < 0.4, 1, firsts)  # 40 % of the queries now rank first
+    verdict = judge(metrics(firsts, 1 / firsts), metrics(better, 1 / better))
+    assert verdict.kept and 0 < verdict.low < verdict.gain
+    assert verdict.reason.startswith(f"validation score +{verdict.gain}")
+
+
+def test_a_gain_of_a_few_queries_is_not_kept():
+    """Two queries better, one worse, out of 200: a score gain the old fixed margin (0.5
+    points) would have kept, which chance explains."""
+    firsts = np.full(200, 8)
+    after = firsts.copy()
+    after[:2], after[2] = 1, 12
+    before, now = metrics(firsts, 1 / firsts), metrics(after, 1 / after)
+    assert now["score"] - before["score"] >= 0.5
+    verdict = judge(before, now)
+    assert not verdict.kept and verdict.low <= 0 and "could be chance" in verdict.reason
+
+
+def test_a_part_that_falls_beyond_its_noise_vetoes_the_gain():
+    """Better mean rank and mAP everywhere but Recall@1 lost on many queries: rejected."""
+    firsts = np.r_[np.ones(120, int), np.full(280, 20)]
+    after = np.r_[np.full(120, 2), np.full(280, 3)]
+    before, now = metrics(firsts, 1 / firsts), metrics(after, 1 / after)
+    assert now["score"] > before["score"]
+    verdict = judge(before, now)
+    assert not verdict.kept and verdict.reason.startswith("R@1 fell by")
+
+
+def test_tagged_photos_count_when_queries_are_few():
+    """Five tag queries alone can prove nothing; 60 held-out tagged photos asked for their
+    own tag can."""
+    firsts = [40, 60, 3, 80, 20]
+    tags_before = [True] * 18 + [False] * 42
+    tags_after = [True] * 48 + [False] * 12
+    verdict = judge(metrics(firsts, [0.05] * 5, tags_before),
+                    metrics(firsts, [0.06] * 5, tags_after))
+    assert verdict.kept and verdict.low > 20
+
+
+def test_nothing_to_validate_on_keeps_nothing():
+    empty = retrieval_metrics(np.zeros((1, 3)), [1, 2, 3], [{9}], items=True)
+    verdict = judge(empty, empty)
+    assert not verdict.kept and verdict.reason == "nothing to validate on"
