@@ -72,8 +72,11 @@ def main() -> None:
         rows = run(protocol, inputs[protocol], args.variant, args.seeds, out)
         table += tally(protocol, rows, args.variant)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "gate.json").write_text(json.dumps({"variant": args.variant, "tally": table},
-                                                  indent=2))
+    saved = RESULTS / "gate.json"  # protocols run separately land in one file
+    earlier = json.loads(saved.read_text()) if saved.exists() else {}
+    kept = [t for t in earlier.get("tally", []) if earlier.get("variant") == args.variant
+            and t["protocol"] not in {row["protocol"] for row in table}]
+    saved.write_text(json.dumps({"variant": args.variant, "tally": kept + table}, indent=2))
     print(json.dumps(table, indent=2))
     print("\n| library | splits | kept | kept but worse | rejected but better |")
     print("|---|---|---|---|---|")

@@ -539,6 +539,24 @@ def not_clipped(dialog) -> bool:
     return all(w.height() >= w.heightForWidth(w.width()) for w in labels)
 
 
+def test_adapt_time_left_starts_from_the_budgets_and_follows_the_pace():
+    """Before the pace is known the dialog says what the time budgets leave; a run that is
+    faster than its budgets (a GPU) is told by its pace; past the budgets (re-embedding)
+    only the pace speaks."""
+    from photofind.gui.adapt_dialog import time_left
+    from photofind.services.adapting import DEFAULT_VARIANTS, RERANK_BUDGET_S, planned_seconds
+
+    planned = planned_seconds()
+    assert planned == sum(v.time_budget_s for v in DEFAULT_VARIANTS) + RERANK_BUDGET_S
+    assert planned_seconds(rerank=False) == planned - RERANK_BUDGET_S
+    assert planned_seconds((AdaptConfig(),)) is None  # a variant without a budget
+    assert time_left(0.0, 10, planned) == time_left(0.0, 0, planned - 10) != ""
+    assert time_left(0.0, 10, None) == ""  # no budget, no pace yet: nothing to say
+    assert time_left(0.5, 10, planned) == "about 10 s left"  # the pace is sooner
+    assert time_left(0.5, planned + 60, planned) == time_left(0.5, planned + 60, None) != ""
+    assert time_left(1.0, 10, planned) == ""
+
+
 def test_adapt_dialog_cancels_then_runs_to_the_end(qtbot, make_window, tmp_path):
     photos = copy_photos(tmp_path / "captioned", 48)  # real photos with their captions
     window = make_window()

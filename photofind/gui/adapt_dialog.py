@@ -31,7 +31,15 @@ from photofind.adapt.report import AdaptProgress, AdaptResult
 from photofind.gui.progress import duration
 from photofind.gui.tasks import run_task
 from photofind.search.rerank import weights_text
-from photofind.services.adapting import adapt, concepts, drop_concepts, reset, usable
+from photofind.services.adapting import (
+    RERANK_BUDGET_S,
+    adapt,
+    concepts,
+    drop_concepts,
+    planned_seconds,
+    reset,
+    usable,
+)
 from photofind.services.jobs import CancelToken
 
 PHASES = {"caching": "Preparing your photos", "baseline": "Measuring the plain model",
@@ -222,7 +230,10 @@ class AdaptDialog(QDialog):
             return
         fraction = overall(report)
         self.bar.setValue(max(self.bar.value(), round(BAR_STEPS * fraction)))  # never back
-        left = time_left(self.bar.value() / BAR_STEPS, time.monotonic() - self.started_at)
+        planned = planned_seconds(self.options.get("variants"), self.options.get("rerank", True),
+                                  self.options.get("rerank_budget_s", RERANK_BUDGET_S))
+        left = time_left(self.bar.value() / BAR_STEPS, time.monotonic() - self.started_at,
+                         planned)
         self.phase.setText(" · ".join(filter(None, [PHASES.get(report.phase, report.phase
                                                                 .capitalize()), left])))
         self.detail.setText(progress_text(report))
@@ -437,11 +448,17 @@ def _within(report: AdaptProgress) -> float:
     return report.step / report.steps if report.steps else 0.0
 
 
-def time_left(fraction: float, elapsed_s: float) -> str:
-    """"about 4 min left", once a twentieth is done (earlier guesses swing too much)."""
-    if fraction < 0.05 or fraction >= 1:
+def time_left(fraction: float, elapsed_s: float, planned_s: float | None = None) -> str:
+    """"about 4 min left". A run ends by its time budgets (``planned_s``, their sum), so
+    what they leave bounds the guess from the start; once a twentieth is done the pace so
+    far may say sooner (a GPU never reaches the budgets). Re-embedding comes on top of the
+    budgets: past them only the pace speaks."""
+    if fraction >= 1:
         return ""
-    return f"about {duration(elapsed_s * (1 - fraction) / fraction)} left"
+    guesses = [elapsed_s * (1 - fraction) / fraction] if fraction >= 0.05 else []
+    if planned_s is not None and planned_s > elapsed_s:
+        guesses.append(planned_s - elapsed_s)
+    return f"about {duration(min(guesses))} left" if guesses else ""
 
 
 def metric_rows(result: AdaptResult) -> list[list[str]]:
