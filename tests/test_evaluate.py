@@ -69,3 +69,23 @@ def test_tagged_protocol_with_distractors_and_names(tmp_path, tiny_model):
                           ("made-up names", "zero-shot"), ("made-up names", "concepts")}
     for run in result["runs"]:
         assert 0 <= run["mAP_template"] <= 100 and 0 <= run["P@10_word"] <= 100
+
+
+def test_a_ranking_hnsw_left_short_is_completed_by_exact_cosine():
+    """Asked for every photo, HNSW can return fewer (its search need not reach every node;
+    eval then crashed on a ragged array of rankings). The photos it missed follow by exact
+    cosine, and what it found keeps its order."""
+    import numpy as np
+
+    from photofind.services.evaluate import completed_ranking
+
+    rng = np.random.default_rng(0)
+    ids = np.arange(10, 20)
+    vectors = rng.normal(size=(10, 4)).astype(np.float32)
+    query = rng.normal(size=4).astype(np.float32)
+    exact = ids[np.argsort(-(vectors @ query))].tolist()
+    found = [exact[3], exact[0]]  # what the graph reached, in its own order
+    ranking = completed_ranking(found, query, ids, vectors)
+    assert ranking[:2] == found
+    assert ranking[2:] == [pid for pid in exact if pid not in found]
+    assert completed_ranking(exact, query, ids, vectors) == exact

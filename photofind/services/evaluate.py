@@ -145,11 +145,29 @@ def _rankings(lib: PhotoLibrary, queries: list[str]) -> np.ndarray:
     """Every photo ranked for every query by the live HNSW index (photo ids, best first);
     through the app's search path (top 50 re-ranked) when a reranker is active."""
     size = len(lib.vectors)
-    if lib.reranker is not None and lib.reranker.active:
-        return np.asarray([[r.photo.id for r in lib.search(q, k=size, hybrid=False)]
-                           for q in queries])
-    vectors = lib.embedder.encode_texts(queries)
-    return np.asarray([[pid for pid, _ in lib.vectors.search(q, size)] for q in vectors])
+    everyone = np.fromiter(sorted(lib.vectors.ids), dtype=np.int64)
+    every_vector = lib.vectors.vectors(everyone)
+    rows = []
+    for query, vector in zip(queries, lib.embedder.encode_texts(queries)):
+        if lib.reranker is not None and lib.reranker.active:
+            row = [r.photo.id for r in lib.search(query, k=size, hybrid=False)]
+        else:
+            row = [pid for pid, _ in lib.vectors.search(vector, size)]
+        rows.append(completed_ranking(row, vector, everyone, every_vector))
+    return np.asarray(rows)
+
+
+def completed_ranking(row: list[int], vector: np.ndarray, ids: np.ndarray,
+               vectors: np.ndarray) -> list[int]:
+    """Asked for every photo, HNSW may not reach them all (hnswlib then finds fewer than k
+    and the index returns what it found): the photos it missed follow, by exact cosine, so
+    each query still ranks the whole library."""
+    if len(row) == len(ids):
+        return row
+    seen = set(row)
+    missing = np.asarray([pid for pid in ids.tolist() if pid not in seen], dtype=np.int64)
+    scores = vectors[np.isin(ids, missing)] @ vector
+    return row + missing[np.argsort(-scores, kind="stable")].tolist()
 
 
 def owner_split(photos: list[str], seed: int, fraction: float) -> tuple[list, list]:

@@ -1,0 +1,123 @@
+"""Browsing a big library in the desktop app: first thumbnails, scrolling to the end, memory.
+
+    python3 benchmarks/bench_browse.py --data-dir D [--runs 2]
+
+``D`` is an indexed library (e.g. the 20,000 photos `bench_adapt_memory.py` builds under
+`bench-results/adapt-memory/data-20000`). Each run is a fresh process that enters the app
+as ``photofind --data-dir D`` does. A timer inside it waits for the window and its first
+listing of all photos, then records when every thumbnail in view has been drawn (the first
+run makes them from the photos; later runs read the thumbnail cache), then scrolls to the
+end a page at a time as a person holding End would, until the grid holds every photo and
+the last screenful has its thumbnails. Times are from just before the process started;
+peak RSS is the app process's. The user's settings are not touched (a temporary
+``XDG_CONFIG_HOME``); Qt draws offscreen unless ``DISPLAY`` is set.
+
+Prints JSON (every run) on stdout and a table on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+CHILD = r"""
+import json, os, resource, sys, time
+T0 = float(os.environ["BENCH_T0"])
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication(sys.argv[:1])
+marks = {}
+state = {"window": None, "stage": "listing", "rows": 0}
+
+def in_view(window):
+    view = window.grid.viewport().rect()
+    return [window.model.index(r) for r in range(window.model.rowCount())
+            if view.intersects(window.grid.visualRect(window.model.index(r)))]
+
+def drawn(window):
+    rows = in_view(window)
+    return bool(rows) and all(window.model.data(i, Qt.ItemDataRole.DecorationRole) is not None
+                              for i in rows)
+
+def step():
+    from photofind.gui.window import MainWindow
+    window = state["window"] or next((w for w in app.topLevelWidgets()
+                                      if isinstance(w, MainWindow) and w.isVisible()), None)
+    if window is None or window.backend is None:
+        return QTimer.singleShot(5, step)
+    state["window"] = window
+    marks.setdefault("window_visible_s", time.time() - T0)
+    rows, total = window.model.rowCount(), window.photo_count
+    if state["stage"] == "listing":
+        if rows and total:
+            marks["first_listing_s"] = time.time() - T0
+            marks["photos"] = total
+            state["stage"] = "thumbnails"
+        elif not window.jobs and not rows and "asked" not in state:
+            state["asked"] = True
+            window.run_search()  # nothing typed: the listing of all photos
+    elif state["stage"] == "thumbnails":
+        if drawn(window):
+            marks["first_thumbnails_s"] = time.time() - T0
+            marks["scroll_started_s"] = time.time() - T0
+            state["stage"] = "scrolling"
+    elif state["stage"] == "scrolling":
+        window.grid.scrollToBottom()
+        if rows >= total:
+            state["stage"] = "last"
+        elif rows != state["rows"]:
+            state["rows"] = rows
+            window.grid.near_end.emit()
+    elif state["stage"] == "last" and drawn(window):
+        marks["to_the_end_s"] = time.time() - T0 - marks["scroll_started_s"]
+        marks["rows_at_end"] = window.model.rowCount()
+        marks["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        return app.quit()
+    QTimer.singleShot(5, step)
+
+QTimer.singleShot(0, step)
+QTimer.singleShot(600_000, app.quit)
+from photofind.cli import main
+main(["--data-dir", os.environ["BENCH_DATA"]])
+print(json.dumps(marks))
+"""
+
+
+def one_run(data_dir: str, config_home: str) -> dict:
+    env = {**os.environ, "BENCH_DATA": data_dir, "XDG_CONFIG_HOME": config_home,
+           "HF_HUB_OFFLINE": "1"}
+    if not env.get("DISPLAY"):
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    env["BENCH_T0"] = repr(time.time())
+    done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
+                          text=True, timeout=900)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        raise SystemExit(f"the app run failed (rc {done.returncode}):\n{done.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args()
+    config_home = tempfile.mkdtemp(prefix="bench-browse-config-")
+    runs = [one_run(args.data_dir, config_home) for _ in range(args.runs)]
+    print(json.dumps({"runs": runs}, indent=2))
+    print("| run | photos | window s | first listing s | first thumbnails s | scroll to the "
+          "end s | rows | peak RSS MB |\n|---|---|---|---|---|---|---|---|", file=sys.stderr)
+    for number, run in enumerate(runs, 1):
+        print(f"| {number} | {run.get('photos')} | {run.get('window_visible_s', 0):.2f} | "
+              f"{run.get('first_listing_s', 0):.2f} | {run.get('first_thumbnails_s', 0):.2f} | "
+              f"{run.get('to_the_end_s', 0):.1f} | {run.get('rows_at_end')} | "
+              f"{run.get('peak_rss_mb')} |", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
