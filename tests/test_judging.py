@@ -8,14 +8,16 @@ import numpy as np
 from photofind.adapt.judging import judge, retrieval_metrics, tagged_score
 
 
-def metrics(firsts, aps, tags=()):
+def metrics(firsts, aps, tags=(), groups=None):
     """Validation metrics as the trainer computes them, from each query's first rank and AP
-    and each held-out tagged photo's hit."""
+    (and the photos it asks for: ``groups``) and each held-out tagged photo's hit."""
     firsts, aps = np.asarray(firsts), np.asarray(aps, dtype=float)
     out = {f"R@{k}": 100 * float(np.mean(firsts <= k)) for k in (1, 5, 10)}
     out.update({"mAP": 100 * float(aps.mean()), "queries": len(firsts),
                 "per_item": {"firsts": firsts.tolist(), "aps": aps.tolist(),
                              "tags": list(tags)}})
+    if groups is not None:
+        out["per_item"]["groups"] = list(groups)
     out["score"] = float(np.mean([out[k] for k in ("R@1", "R@5", "R@10", "mAP")]))
     if tags:
         out["tag_accuracy"] = 100 * float(np.mean(tags))
@@ -69,3 +71,28 @@ def test_nothing_to_validate_on_keeps_nothing():
     empty = retrieval_metrics(np.zeros((1, 3)), [1, 2, 3], [{9}], items=True)
     verdict = judge(empty, empty)
     assert not verdict.kept and verdict.reason == "nothing to validate on"
+
+
+def test_the_five_captions_of_one_photo_are_one_piece_of_evidence():
+    """80 validation photos with 5 captions each: 3 photos' captions now rank first, one
+    photo's fall from 8th to 12th. Drawn caption by caption, the 20 captions pass for 20
+    independent results and the range narrows; drawn photo by photo, the gain is what
+    chance could give, and one photo that got worse vetoes nothing."""
+    groups = np.repeat(np.arange(80), 5)
+    firsts = np.full(400, 8)
+    after = firsts.copy()
+    after[:15], after[15:20] = 1, 12
+    by_photo = judge(metrics(firsts, 1 / firsts, groups=groups),
+                     metrics(after, 1 / after, groups=groups))
+    by_caption = judge(metrics(firsts, 1 / firsts), metrics(after, 1 / after))
+    assert by_photo.gain == by_caption.gain > 2
+    assert by_photo.low < by_caption.low
+    assert not by_photo.kept and "could be chance" in by_photo.reason
+    assert by_caption.reason.startswith("R@10 fell by")
+
+
+def test_validation_queries_are_grouped_by_the_photos_they_ask_for():
+    similarity = np.array([[0.9, 0.1, 0.2], [0.8, 0.3, 0.1], [0.1, 0.9, 0.2]])
+    found = retrieval_metrics(similarity, [10, 11, 12], [{10}, {10}, {11, 12}], items=True)
+    groups = found["per_item"]["groups"]
+    assert groups[0] == groups[1] != groups[2]

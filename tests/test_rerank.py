@@ -153,6 +153,9 @@ def test_neighbour_texts_rerank_the_top_k_through_search(tmp_path, tiny_model):
     data = build_data(lib.catalog.all_texts(), sorted(lib.vectors.ids), seed=0)
     reranker = train_reranker(lib, data, epochs=1)
     assert reranker.meta["after"]["score"] >= reranker.meta["before"]["score"]
+    assert reranker.meta["verdict"]  # why the weights were kept or turned off, in words
+    if not reranker.weight and not reranker.neighbour_weight:  # the gate said no: unchanged
+        assert reranker.meta["after"] == reranker.meta["before"]
     neighbours = neighbour_texts(lib, [data.train, data.val])
     assert len(neighbours.photo_ids) == 60 and len(neighbours.text_vectors) == 120
     known, train_only = neighbours.without(data.val.photo_ids), neighbour_texts(lib, [data.train])

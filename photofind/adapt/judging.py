@@ -39,8 +39,8 @@ def judge(before: dict, after: dict, seed: int = 0) -> Verdict:
     if not was or not now or not (len(was["firsts"]) or len(was["tags"])):
         return Verdict(False, gain, gain, "nothing to validate on")
     rng = np.random.default_rng(seed)
-    queries = rng.integers(0, max(1, len(was["firsts"])), (BOOTSTRAP_ROUNDS, len(was["firsts"])))
-    photos = rng.integers(0, max(1, len(was["tags"])), (BOOTSTRAP_ROUNDS, len(was["tags"])))
+    queries = _draws(was.get("groups", list(range(len(was["firsts"])))), rng)
+    photos = _draws(list(range(len(was["tags"]))), rng)
     deltas = {name: _resampled(now, name, queries, photos) - _resampled(was, name, queries,
                                                                          photos)
               for name in score_parts(before)}
@@ -68,16 +68,30 @@ def score_parts(metrics: dict) -> list[str]:
     return names + (["tag_accuracy"] if tags else [])
 
 
+def _draws(groups: list, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap weights, rounds × items: how often each item is drawn. Items of one group
+    (the five captions of one photo) are drawn together, as they succeed or fail together;
+    drawn one by one they would pass for independent tests and narrow the range."""
+    _, member_of = np.unique(np.asarray(groups), return_inverse=True)
+    count = int(member_of.max()) + 1 if len(member_of) else 0
+    if not count:
+        return np.zeros((BOOTSTRAP_ROUNDS, 0))
+    drawn = rng.multinomial(count, np.full(count, 1 / count), size=BOOTSTRAP_ROUNDS)
+    return drawn[:, member_of].astype(float)
+
+
 def _resampled(items: dict, name: str, queries: np.ndarray, photos: np.ndarray) -> np.ndarray:
     """The metric ``name`` (0-100) on each bootstrap sample of queries / tagged photos."""
     if name == "tag_accuracy":
-        return 100 * np.asarray(items["tags"], dtype=float)[photos].mean(axis=1)
-    if not len(items["firsts"]):
-        return np.zeros(len(queries))
-    if name == "mAP":
-        return 100 * np.asarray(items["aps"])[queries].mean(axis=1)
-    k = int(name.removeprefix("R@"))
-    return 100 * (np.asarray(items["firsts"])[queries] <= k).mean(axis=1)
+        values, weights = np.asarray(items["tags"], dtype=float), photos
+    elif not len(items["firsts"]):
+        return np.zeros(BOOTSTRAP_ROUNDS)
+    elif name == "mAP":
+        values, weights = np.asarray(items["aps"], dtype=float), queries
+    else:
+        values = (np.asarray(items["firsts"]) <= int(name.removeprefix("R@"))).astype(float)
+        weights = queries
+    return 100 * (weights @ values) / weights.sum(axis=1)
 
 
 def tagged_score(metrics: dict, tag_accuracy: float) -> float:
@@ -115,23 +129,27 @@ def retrieval_metrics(similarity: np.ndarray, gallery: list[int],
                       items: bool = False) -> dict:
     """Text→image Recall@1/5/10, mean and median rank (first relevant photo), mAP; "score"
     (their mean, ranks excluded) decides early stopping and whether adaptation is kept.
-    ``items`` adds "per_item": each query's first rank and AP, for ``judge``'s bootstrap."""
+    ``items`` adds "per_item": each query's first rank, AP and group (the photos it asks
+    for), for ``judge``'s bootstrap."""
     index = {pid: i for i, pid in enumerate(gallery)}
     order = np.argsort(-similarity, axis=1)
-    firsts, aps, per_query = [], [], {}
+    firsts, aps, groups, per_query = [], [], [], {}
     for number, (row, wanted) in enumerate(zip(order, relevant)):
-        hits = np.isin(row, [index[p] for p in wanted if p in index])
+        present = sorted(index[p] for p in wanted if p in index)
+        hits = np.isin(row, present)
         positions = np.flatnonzero(hits) + 1
         if not len(positions):
             continue
         firsts.append(positions[0])
+        groups.append(str(present))  # queries asking for the same photos
         aps.append(float(np.mean(np.arange(1, len(positions) + 1) / positions)))
         if names is not None:
             per_query[names[number]] = round(100 * aps[-1], 2)
     if not firsts:
         return {"R@1": 0.0, "R@5": 0.0, "R@10": 0.0, "mean_rank": None, "median_rank": None,
                 "mAP": None, "score": 0.0, "queries": 0, "per_query": per_query,
-                **({"per_item": {"firsts": [], "aps": [], "tags": []}} if items else {})}
+                **({"per_item": {"firsts": [], "aps": [], "groups": [], "tags": []}}
+                   if items else {})}
     firsts = np.asarray(firsts)
     metrics = {f"R@{k}": round(100 * float(np.mean(firsts <= k)), 2) for k in (1, 5, 10)}
     metrics["mean_rank"] = round(float(firsts.mean()), 2)
@@ -142,5 +160,6 @@ def retrieval_metrics(similarity: np.ndarray, gallery: list[int],
     metrics["queries"] = len(firsts)
     metrics["per_query"] = per_query
     if items:
-        metrics["per_item"] = {"firsts": firsts.tolist(), "aps": aps, "tags": []}
+        metrics["per_item"] = {"firsts": firsts.tolist(), "aps": aps, "groups": groups,
+                               "tags": []}
     return metrics

@@ -14,7 +14,7 @@ from torch.nn.utils.rnn import pad_sequence
 from photofind.adapt.budget import Budget
 from photofind.adapt.cross_encoder import CrossEncoder, nce_loss, numpy_head
 from photofind.adapt.data import QUERY_TEMPLATE, AdaptationData
-from photofind.adapt.judging import retrieval_metrics, validation_gallery
+from photofind.adapt.judging import judge, retrieval_metrics, validation_gallery
 from photofind.search.neighbours import (
     K_CHOICES,
     MAX_NEIGHBOUR_PHOTOS,
@@ -137,6 +137,7 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
         reranker.neighbours = everyone
         everyone.k, everyone.tau = choice["k"], choice["tau"]
     reranker.meta.update({"before": choice["before"], "after": choice["after"],
+                          "verdict": choice["verdict"],
                           "seconds": round(time.monotonic() - started, 1),
                           "train_texts": len(names), "epochs": epochs_run,
                           "model_key": lib.model_key})
@@ -195,9 +196,18 @@ def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
         if (neighbour_weight == 0) != (k == 0):
             continue
         bonus = weight * cross + neighbour_weight * by_choice[k, tau]
-        metrics = retrieval_metrics(_fused(similarity, top, bonus), gallery_ids, relevant)
+        metrics = retrieval_metrics(_fused(similarity, top, bonus), gallery_ids, relevant,
+                                    items=True)
         results.append(({"weight": weight, "neighbour_weight": neighbour_weight, "k": k,
                          "tau": tau}, {m: v for m, v in metrics.items() if m != "per_query"}))
     best = max(results, key=lambda r: (r[1]["score"], -r[0]["weight"],
                                        -r[0]["neighbour_weight"]))
-    return {**best[0], "before": results[0][1], "after": best[1]}
+    # The best of many weight choices on one validation set flatters itself: it is kept
+    # only where the adaptation gate keeps it (captioned Flickr8k, seed 0: a choice +0.1
+    # on validation cost 1.1 R@5 and 2.2 R@10 on held-out captions).
+    verdict = judge(results[0][1], best[1], seed)
+    if not verdict.kept:
+        best = results[0]
+    plain = {m: v for m, v in best[1].items() if m != "per_item"}
+    return {**best[0], "before": {m: v for m, v in results[0][1].items() if m != "per_item"},
+            "after": plain, "verdict": verdict.reason}
