@@ -96,3 +96,26 @@ def test_validation_queries_are_grouped_by_the_photos_they_ask_for():
     found = retrieval_metrics(similarity, [10, 11, 12], [{10}, {10}, {11, 12}], items=True)
     groups = found["per_item"]["groups"]
     assert groups[0] == groups[1] != groups[2]
+
+
+def test_a_later_variant_replaces_a_kept_one_only_when_clearly_better():
+    """The button keeps the first variant that beats the plain model; a later one takes its
+    place only by the same gate, not by a hair of validation score."""
+    from photofind.adapt.report import AdaptResult
+    from photofind.services.adapting import clearly_better
+
+    def result(firsts):
+        found = metrics(firsts, 1 / np.asarray(firsts))
+        items = found.pop("per_item")
+        return AdaptResult(True, "v", {}, found, 0, 1, 0.0, 1, 0.0, items=items)
+
+    rng = np.random.default_rng(2)
+    firsts = rng.integers(1, 30, 300)
+    hair = firsts.copy()
+    hair[:2] = 1  # two queries better: a higher score, which chance explains
+    clear = np.where(rng.random(300) < 0.4, 1, firsts)
+    kept = result(firsts)
+    assert result(hair).after["score"] > kept.after["score"]
+    assert not clearly_better(kept, result(hair))
+    assert clearly_better(kept, result(clear))
+    assert "items" not in result(clear).summary()  # per-item lists stay out of --json

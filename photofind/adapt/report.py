@@ -36,6 +36,7 @@ class AdaptResult:
     rerank: dict | None = None  # the reranker taught in the same run (see photofind.services.adapting.adapt)
     verdict: str = ""  # why validation kept it or not, in a sentence (adapt.judging.judge)
     gate_kept: bool | None = None  # the gate's decision (differs from kept only ungated)
+    items: dict | None = field(default=None, repr=False)  # the best epoch's per-item results
 
     @property
     def share(self) -> float:
@@ -44,5 +45,6 @@ class AdaptResult:
     def summary(self) -> dict:
         out = asdict(self)
         out.pop("adaptation")
+        out.pop("items")
         out["trainable_share_percent"] = round(100 * self.share, 4)
         return out

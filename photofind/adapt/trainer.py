@@ -276,7 +276,8 @@ class PromptTrainer:
             seconds=round(seconds, 1), epochs_run=len(state["history"]),
             seconds_per_epoch=round(seconds / epochs_run, 1), cancelled=cancelled,
             adaptation=self.adaptation.eval() if kept else None,
-            verdict="cancelled" if cancelled else verdict.reason, gate_kept=verdict.kept)
+            verdict="cancelled" if cancelled else verdict.reason, gate_kept=verdict.kept,
+            items=state["best_items"])
         if kept:
             self.adaptation.meta = {**result.summary(), "history": state["history"]}
             self.adaptation.meta["concepts"] = self.concept_report(before)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from photofind.adapt.data import build_data, usable_counts
+from photofind.adapt.judging import judge
 from photofind.adapt.prompts import is_vit
 from photofind.adapt.report import AdaptProgress, AdaptResult
 from photofind.adapt.store import Adaptation, AdaptConfig
@@ -23,15 +24,17 @@ from photofind.adapt.trainer import PromptTrainer
 from photofind.index.hnsw import VectorIndex
 from photofind.services import artefacts
 
-# What "Adapt to my library" compares, cheapest and most often best first. The budgets add
-# up to 270 s of training so that a whole run on 1,000 captioned photos stays within 300 s
-# on 2 CPU cores (re-embedding after a kept visual prompt comes on top); a GPU never
-# reaches them. The adapter (a residual head on the stored photo vectors, plus concept
-# words for tags the model does not find) costs seconds an epoch and won on every tagged
-# bench library; text (and, on ViT towers, visual) prompts go through the towers and get
-# the larger share.
+# What "Adapt to my library" compares, cheapest and most often best first; a later variant
+# replaces an earlier one only when clearly better (``clearly_better``). The budgets add up
+# to 270 s of training so that a whole run on 1,000 captioned photos stays within 300 s on
+# 2 CPU cores (re-embedding after a kept visual prompt comes on top); a GPU never reaches
+# them. The residual adapter (a head on the stored photo vectors) costs seconds an epoch
+# and was the best single variant on the tagged bench library (3 seeds: mAP 81.1 with the
+# tags as written, 77.7 with made-up names, against 77.9 / 75.1 for the button when concept
+# words trained beside it). Concept words for tags the model does not find go with the
+# prompts, which get the larger share of time as they run through the towers.
 DEFAULT_VARIANTS = (AdaptConfig(text=False, visual=False, adapter=True, min_steps=200,
-                                time_budget_s=60),
+                                concept_min_photos=0, time_budget_s=60),
                     AdaptConfig(text=True, visual=True, min_steps=200, time_budget_s=120))
 RERANK_BUDGET_S = 90
 
@@ -171,7 +174,7 @@ def _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s) -> Ad
         results.append(result)
         if result.cancelled:
             return result
-        if result.kept and (best is None or result.after["score"] > best.after["score"]):
+        if result.kept and (best is None or clearly_better(best, result, seed)):
             best = result
     if best is None:
         best = max(results, key=lambda r: r.after["score"])  # nothing beat zero-shot
@@ -184,6 +187,17 @@ def _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s) -> Ad
         best.rerank = teach_reranker(lib, data, workdir, seed, progress, cancel,
                                      rerank_budget_s)
     return best
+
+
+def clearly_better(kept: AdaptResult, challenger: AdaptResult, seed: int = 0) -> bool:
+    """Whether a later variant should replace one already kept: by the same gate that let
+    the first replace the plain model, on the same validation queries. A higher score alone
+    let a handful of tag queries pick text prompts over the adapter (tagged bench library,
+    made-up names, seed 1: 67.7 held-out mAP against the adapter's 75.9)."""
+    if kept.items is None or challenger.items is None:
+        return challenger.after["score"] > kept.after["score"]
+    return judge({**kept.after, "per_item": kept.items},
+                 {**challenger.after, "per_item": challenger.items}, seed).kept
 
 
 def teach_reranker(lib, data, workdir: Path, seed: int, progress=None, cancel=None,
