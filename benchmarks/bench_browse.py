@@ -82,7 +82,7 @@ def step():
 
 QTimer.singleShot(0, step)
 QTimer.singleShot(600_000, app.quit)
-from photofind.cli import main
+from photofind.launch import main
 main(["--data-dir", os.environ["BENCH_DATA"]])
 print(json.dumps(marks))
 """

@@ -161,6 +161,10 @@ def test_cancel_leaves_the_old_index_serving_then_resume(tmp_path, tiny_model):
     adaptation.adapt(lib, (config,), progress=lambda p: p.phase == "training" and
                      epochs_seen.append(p.epoch))
     assert epochs_seen and min(epochs_seen) == 2  # resumed after the checkpointed epoch 1
+    epochs_seen.clear()  # that run finished: the next one starts afresh
+    adaptation.adapt(lib, (config,), progress=lambda p: p.phase == "training" and
+                     epochs_seen.append(p.epoch))
+    assert epochs_seen and min(epochs_seen) == 1
 
 
 def test_cancelled_reembedding_keeps_zero_shot(tmp_path, tiny_model):
@@ -239,8 +243,11 @@ def test_pixel_border_learns_at_its_own_rate(tmp_path):
     spec = ModelSpec("tiny-cnn", str(weights), str(config_path))
     lib, _ = captioned_library(tmp_path, spec, photos=50, captioned=45)  # 25 train: 2 steps
     key = lib.model_key
-    config = AdaptConfig(text=False, visual=True, epochs=1, batch_size=16, negatives=8)
-    adaptation.adapt(lib, (config,), rerank=False)
+    config = AdaptConfig(text=False, visual=True, epochs=2, batch_size=16, negatives=8)
+    cancel = CancelToken()  # stopped in epoch 2: epoch 1's checkpoint stays (a finished
+    adaptation.adapt(lib, (config,), rerank=False, cancel=cancel,  # run deletes it)
+                     progress=lambda p: p.phase == "training" and p.epoch == 2 and
+                     cancel.cancel())
     saved = torch.load(adaptation.adaptation_dir(lib, key) / "visual" / "checkpoint.pt",
                        weights_only=True)
     border = saved["model"]["visual.border"]

@@ -557,6 +557,22 @@ def test_adapt_time_left_starts_from_the_budgets_and_follows_the_pace():
     assert time_left(1.0, 10, planned) == ""
 
 
+def test_the_adapt_bar_spans_every_variant_compared():
+    """With two variants, finishing the first one's training is not most of the run."""
+    from photofind.adapt.report import AdaptProgress
+    from photofind.gui.adapt_dialog import overall
+
+    def at(phase, part, epoch=1, epochs=1):
+        return overall(AdaptProgress(phase, epoch, epochs, 1, 1, part=part, parts=2))
+
+    marks = [at("caching", 0), at("training", 0), at("caching", 1), at("training", 1, 1, 2),
+             at("training", 1), at("re-embedding", 1), at("reranker", 1)]
+    assert marks == sorted(marks) and marks[-1] <= 1
+    assert at("training", 0) <= 0.5 * at("training", 1)  # half the way to the re-embedding
+    one = overall(AdaptProgress("training", 1, 1, 1, 1))
+    assert one == at("training", 1)  # the end of training is the same place either way
+
+
 def test_adapt_dialog_cancels_then_runs_to_the_end(qtbot, make_window, tmp_path):
     photos = copy_photos(tmp_path / "captioned", 48)  # real photos with their captions
     window = make_window()

@@ -38,6 +38,9 @@ def judge(before: dict, after: dict, seed: int = 0) -> Verdict:
     was, now = before.get("per_item"), after.get("per_item")
     if not was or not now or not (len(was["firsts"]) or len(was["tags"])):
         return Verdict(False, gain, gain, "nothing to validate on")
+    if (len(was["firsts"]), len(was["tags"]), was.get("groups")) != \
+            (len(now["firsts"]), len(now["tags"]), now.get("groups")):
+        return Verdict(False, gain, gain, "validated on different photos: cannot compare")
     rng = np.random.default_rng(seed)
     queries = _draws(was.get("groups", list(range(len(was["firsts"])))), rng)
     photos = _draws(list(range(len(was["tags"]))), rng)
@@ -68,30 +71,32 @@ def score_parts(metrics: dict) -> list[str]:
     return names + (["tag_accuracy"] if tags else [])
 
 
-def _draws(groups: list, rng: np.random.Generator) -> np.ndarray:
-    """Bootstrap weights, rounds × items: how often each item is drawn. Items of one group
-    (the five captions of one photo) are drawn together, as they succeed or fail together;
-    drawn one by one they would pass for independent tests and narrow the range."""
+def _draws(groups: list, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap draws of whole groups (the five captions of one photo are drawn together,
+    as they succeed or fail together; drawn one by one they would pass for independent
+    tests and narrow the range): rounds × groups counts, and each item's group."""
     _, member_of = np.unique(np.asarray(groups), return_inverse=True)
     count = int(member_of.max()) + 1 if len(member_of) else 0
     if not count:
-        return np.zeros((BOOTSTRAP_ROUNDS, 0))
-    drawn = rng.multinomial(count, np.full(count, 1 / count), size=BOOTSTRAP_ROUNDS)
-    return drawn[:, member_of].astype(float)
+        return np.zeros((BOOTSTRAP_ROUNDS, 0)), member_of
+    return rng.multinomial(count, np.full(count, 1 / count), size=BOOTSTRAP_ROUNDS), member_of
 
 
-def _resampled(items: dict, name: str, queries: np.ndarray, photos: np.ndarray) -> np.ndarray:
-    """The metric ``name`` (0-100) on each bootstrap sample of queries / tagged photos."""
+def _resampled(items: dict, name: str, queries, photos) -> np.ndarray:
+    """The metric ``name`` (0-100) on each bootstrap sample of queries / tagged photos:
+    per-group sums and sizes, so memory grows with groups, not rounds × items."""
     if name == "tag_accuracy":
-        values, weights = np.asarray(items["tags"], dtype=float), photos
+        values, (drawn, member_of) = np.asarray(items["tags"], dtype=float), photos
     elif not len(items["firsts"]):
         return np.zeros(BOOTSTRAP_ROUNDS)
     elif name == "mAP":
-        values, weights = np.asarray(items["aps"], dtype=float), queries
+        values, (drawn, member_of) = np.asarray(items["aps"], dtype=float), queries
     else:
         values = (np.asarray(items["firsts"]) <= int(name.removeprefix("R@"))).astype(float)
-        weights = queries
-    return 100 * (weights @ values) / weights.sum(axis=1)
+        drawn, member_of = queries
+    sums = np.bincount(member_of, values, minlength=drawn.shape[1])
+    sizes = np.bincount(member_of, minlength=drawn.shape[1])
+    return 100 * (drawn @ sums) / (drawn @ sizes)
 
 
 def tagged_score(metrics: dict, tag_accuracy: float) -> float:

@@ -3,7 +3,8 @@ callback) and when it is done (``AdaptResult``: before/after metrics, cost, the 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 
 from photofind.adapt.store import Adaptation
 
@@ -18,6 +19,8 @@ class AdaptProgress:
     loss: float | None = None
     eta_s: float | None = None
     metrics: dict | None = None
+    part: int = 0  # which of the run's variants reports (0-based) ...
+    parts: int = 1  # ... of how many: the app's one bar spans them all
 
 
 @dataclass
@@ -43,8 +46,9 @@ class AdaptResult:
         return self.trainable_params / max(1, self.backbone_params)
 
     def summary(self) -> dict:
-        out = asdict(self)
-        out.pop("adaptation")
-        out.pop("items")
+        # Field by field: asdict would deep-copy the adaptation, whose text tower holds the
+        # whole model (and the per-item lists are the gate's, not the user's).
+        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)
+               if f.name not in ("adaptation", "items")}
         out["trainable_share_percent"] = round(100 * self.share, 4)
         return out

@@ -174,8 +174,10 @@ class PromptTrainer:
         budget = Budget(config.time_budget_s)
         train_ids = self.data.train.photo_ids
         self._cache_fronts(train_ids + self.gallery + self.negative_pool)
+        validating = time.monotonic()
         before = self.evaluate(baseline=True)
         before_items = before.pop("per_item")
+        baseline_s = time.monotonic() - validating
         self.progress(AdaptProgress("baseline", metrics=before))
         if config.concept_min_photos:
             found = select_concepts(self.data.train, before["per_query"],
@@ -202,7 +204,9 @@ class PromptTrainer:
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" \
             else contextlib.nullcontext()
         step_times: list[float] = []
-        cancelled, validation_s = False, 0.0
+        # Time kept for validating after the last batch: the baseline's to start with (the
+        # same queries and gallery), then the last validation's.
+        cancelled, validation_s = False, baseline_s
         try:
             for epoch in range(state["epoch"], config.epochs):
                 if epoch >= state["planned"]:
@@ -257,6 +261,8 @@ class PromptTrainer:
                     break
         except Cancelled:
             cancelled = True
+        if not cancelled:  # finished: the next run starts afresh instead of resuming this one
+            self._forget_checkpoint()
         if state["best_state"] is None:
             verdict = Verdict(False, 0.0, 0.0, "no round scored above the plain model on "
                                                "held-back photos")
@@ -385,6 +391,10 @@ class PromptTrainer:
                     "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
                     "state": state, "rng": self.rng.getstate()}, tmp)
         tmp.replace(self.workdir / "checkpoint.pt")
+
+    def _forget_checkpoint(self) -> None:
+        if self.workdir is not None:
+            (self.workdir / "checkpoint.pt").unlink(missing_ok=True)
 
     def _resume(self, optimizer, schedule, state) -> dict:
         path = self.workdir / "checkpoint.pt" if self.workdir else None

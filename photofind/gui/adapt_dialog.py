@@ -49,6 +49,7 @@ PHASES = {"caching": "Preparing your photos", "baseline": "Measuring the plain m
 # checked on set-aside photos after every round, so "validating" is folded into it.
 SHARES = (("caching", 0.2), ("baseline", 0.05), ("training", 0.45), ("re-embedding", 0.2),
           ("reranker", 0.1))
+PER_VARIANT = ("caching", "baseline", "training")  # run once for each variant compared
 BAR_STEPS = 1000
 METRICS = (("R@1", "Set-aside captions and tags whose photo came first"),
            ("R@5", "… whose photo was among the first 5 results"),
@@ -430,14 +431,22 @@ def outcome_text(outcome: Outcome) -> str:
 
 
 def overall(report: AdaptProgress) -> float:
-    """How far the whole run is, 0-1, from the phase and the progress inside it."""
+    """How far the whole run is, 0-1, from the phase and the progress inside it. Each
+    variant prepares, measures and trains in turn: those phases' shares are split among
+    them, so the bar does not reach the end of training with the first (cheap) variant."""
     phase = "training" if report.phase == "validating" else report.phase
     start = 0.0
     for name, share in SHARES:
         if name == phase:
-            return start + share * min(1.0, _within(report))
+            done = start + share * min(1.0, _within(report))
+            break
         start += share
-    return start
+    else:
+        return start
+    per_variant = sum(share for name, share in SHARES if name in PER_VARIANT)
+    if phase not in PER_VARIANT or report.parts <= 1:
+        return done
+    return per_variant * (report.part + done / per_variant) / report.parts
 
 
 def _within(report: AdaptProgress) -> float:

@@ -162,13 +162,15 @@ def _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s) -> Ad
     workdir = adaptation_dir(lib, base.key)
     best: AdaptResult | None = None
     results = []
-    for variant in variants:
+    for part, variant in enumerate(variants):
         config = replace(variant, seed=seed)
+        told = None if progress is None else \
+            (lambda report, part=part: progress(replace(report, part=part, parts=len(variants))))
         trainer = PromptTrainer(
             base.model, base.loaded.tokenizer, data, config,
             zero_shot=lambda chunk: lib.catalog.embeddings(base.key, chunk)[1],
             pixels=lambda chunk: _pixels(lib, base, chunk), image_size=base.prep.size,
-            workdir=workdir / config.variant.replace("+", "_"), progress=progress,
+            workdir=workdir / config.variant.replace("+", "_"), progress=told,
             cancel=cancel)
         result = trainer.run()
         results.append(result)
