@@ -97,6 +97,7 @@ def measure(work: Path, size: int, captions: dict[str, list[str]]) -> dict:
          str(MODEL / "bench-lit.safetensors"), "adapt", "--json"],
         check=True, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     wall = time.monotonic() - started
+    (work / f"adapt-{size}.log").write_text(done.stderr)  # stage lines with times, GNU time
     result = json.loads(done.stdout)
     return {"photos": size, "adapt_wall_s": round(wall, 1), "peak_rss_mb": peak_rss_mb(done.stderr),
             "budgets_s": planned_seconds(), "kept": result.get("kept"),
