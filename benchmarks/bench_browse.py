@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
+
+from bench_startup import app_run
 
 CHILD = r"""
 import json, os, resource, sys, time
@@ -89,17 +88,8 @@ print(json.dumps(marks))
 
 
 def one_run(data_dir: str, config_home: str) -> dict:
-    env = {**os.environ, "BENCH_DATA": data_dir, "XDG_CONFIG_HOME": config_home,
-           "HF_HUB_OFFLINE": "1"}
-    if not env.get("DISPLAY"):
-        env["QT_QPA_PLATFORM"] = "offscreen"
-    env["BENCH_T0"] = repr(time.time())
-    done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
-                          text=True, timeout=900)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode or not lines:
-        raise SystemExit(f"the app run failed (rc {done.returncode}):\n{done.stderr[-2000:]}")
-    return json.loads(lines[-1])
+    return app_run(CHILD, {"BENCH_DATA": data_dir, "XDG_CONFIG_HOME": config_home,
+                           "HF_HUB_OFFLINE": "1"}, timeout=900)
 
 
 def main() -> None:

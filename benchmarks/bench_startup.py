@@ -67,13 +67,20 @@ print(json.dumps(marks))
 
 
 def one_run(data_dir: str, query: str) -> dict:
-    env = {**os.environ, "BENCH_DATA": data_dir, "BENCH_QUERY": query,
-           "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="bench-startup-config-")}
+    return app_run(CHILD, {"BENCH_DATA": data_dir, "BENCH_QUERY": query,
+                           "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="bench-startup-config-")},
+                   timeout=300)
+
+
+def app_run(child: str, extra_env: dict, timeout: float) -> dict:
+    """Run ``child`` (a script that enters the app and prints its marks as JSON) in a fresh
+    process, offscreen unless DISPLAY is set, its clock starting just before the process."""
+    env = {**os.environ, **extra_env}
     if not env.get("DISPLAY"):
         env["QT_QPA_PLATFORM"] = "offscreen"
     env["BENCH_T0"] = repr(time.time())
-    done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True,
+                          text=True, timeout=timeout)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode or not lines:
         raise SystemExit(f"the app run failed (rc {done.returncode}):\n{done.stderr[-2000:]}")

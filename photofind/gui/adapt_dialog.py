@@ -216,6 +216,9 @@ class AdaptDialog(QDialog):
         self.bar.setRange(0, BAR_STEPS)
         self.bar.setValue(0)
         self.started_at = time.monotonic()
+        self.planned_s = planned_seconds(self.options.get("variants"),  # the run's budgets
+                                         self.options.get("rerank", True),
+                                         self.options.get("rerank_budget_s", RERANK_BUDGET_S))
         self.phase.setText("Starting… (waits for indexing in progress)")
         self.detail.clear()
         self._fit()
@@ -231,10 +234,8 @@ class AdaptDialog(QDialog):
             return
         fraction = overall(report)
         self.bar.setValue(max(self.bar.value(), round(BAR_STEPS * fraction)))  # never back
-        planned = planned_seconds(self.options.get("variants"), self.options.get("rerank", True),
-                                  self.options.get("rerank_budget_s", RERANK_BUDGET_S))
         left = time_left(self.bar.value() / BAR_STEPS, time.monotonic() - self.started_at,
-                         planned)
+                         self.planned_s)
         self.phase.setText(" · ".join(filter(None, [PHASES.get(report.phase, report.phase
                                                                 .capitalize()), left])))
         self.detail.setText(progress_text(report))
