@@ -988,6 +988,34 @@ def test_scrolling_to_the_end_fetches_the_next_page(qtbot, make_window, tmp_path
     assert len({h.photo.id for h in window.model.hits}) == 16
 
 
+def test_a_library_change_keeps_the_listing_being_scrolled_through(
+        qtbot, make_window, tmp_path, monkeypatch):
+    """Indexing that finishes (here: the same folder checked again) asks the listing again
+    as far as it was scrolled; it neither starts over at the first page nor jumps to the
+    top (it did both at every catch-up scan while a person scrolled)."""
+    monkeypatch.setattr(window_module, "BROWSE_PAGE", 10)
+    window = make_window()
+    window.resize(1280, 800)
+    make_photos(tmp_path / "photos", 30)
+    drop(window, tmp_path / "photos")
+    qtbot.waitUntil(lambda: window.jobs == 0 and window.photo_count == 30
+                    and window.model.rowCount() == 10, timeout=WAIT_MS)
+    window.zoom.setValue(window.zoom.maximum())  # big thumbnails: 20 rows need scrolling
+    window.grid.scrollToBottom()
+    window.grid.near_end.emit()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 20, timeout=WAIT_MS)
+    bar = window.grid.verticalScrollBar()
+    bar.setValue(bar.maximum() // 2)
+    where, shown = bar.value(), [h.photo.id for h in window.model.hits]
+    assert where > 0
+    with qtbot.waitSignal(window.backend.answered, timeout=WAIT_MS):
+        drop(window, tmp_path / "photos")  # checked again: nothing changed
+    qtbot.waitUntil(lambda: window.jobs == 0, timeout=WAIT_MS)
+    qtbot.wait(200)  # any answer still on its way is shown
+    assert [h.photo.id for h in window.model.hits] == shown
+    assert bar.value() == where
+
+
 def test_the_built_in_viewer_shows_results_large_and_steps_through_them(
         qtbot, make_window, tmp_path, monkeypatch):
     from photofind.gui import actions

@@ -137,25 +137,33 @@ def retrieval_metrics(similarity: np.ndarray, gallery: list[int],
     ``items`` adds "per_item": each query's first rank, AP and group (the photos it asks
     for), for ``judge``'s bootstrap."""
     index = {pid: i for i, pid in enumerate(gallery)}
+    wanted = [sorted(index[p] for p in want if p in index) for want in relevant]
+    used = [i for i, w in enumerate(wanted) if w]
+    positions = relevant_positions(similarity[used], [wanted[i] for i in used])
+    aps = [float(np.mean(np.arange(1, len(p) + 1) / p)) for p in positions]
+    per_query = {} if names is None else {names[i]: round(100 * ap, 2)
+                                          for i, ap in zip(used, aps)}
+    return summarise(np.asarray([p[0] for p in positions], dtype=np.int64), aps,
+                     [str(wanted[i]) for i in used], items, per_query)
+
+
+def relevant_positions(similarity: np.ndarray, wanted: list[list[int]]) -> list[np.ndarray]:
+    """For each query (a row), the 1-based positions of its ``wanted`` gallery columns in
+    the ranking by similarity, best first."""
     order = np.argsort(-similarity, axis=1)
-    firsts, aps, groups, per_query = [], [], [], {}
-    for number, (row, wanted) in enumerate(zip(order, relevant)):
-        present = sorted(index[p] for p in wanted if p in index)
-        hits = np.isin(row, present)
-        positions = np.flatnonzero(hits) + 1
-        if not len(positions):
-            continue
-        firsts.append(positions[0])
-        groups.append(str(present))  # queries asking for the same photos
-        aps.append(float(np.mean(np.arange(1, len(positions) + 1) / positions)))
-        if names is not None:
-            per_query[names[number]] = round(100 * aps[-1], 2)
-    if not firsts:
+    return [np.flatnonzero(np.isin(row, want)) + 1 for row, want in zip(order, wanted)]
+
+
+def summarise(firsts: np.ndarray, aps: list[float], groups: list[str], items: bool = False,
+              per_query: dict | None = None) -> dict:
+    """The metrics of ``retrieval_metrics`` from each query's first relevant position,
+    average precision (0-1) and group."""
+    per_query = per_query or {}
+    if not len(firsts):
         return {"R@1": 0.0, "R@5": 0.0, "R@10": 0.0, "mean_rank": None, "median_rank": None,
                 "mAP": None, "score": 0.0, "queries": 0, "per_query": per_query,
                 **({"per_item": {"firsts": [], "aps": [], "groups": [], "tags": []}}
                    if items else {})}
-    firsts = np.asarray(firsts)
     metrics = {f"R@{k}": round(100 * float(np.mean(firsts <= k)), 2) for k in (1, 5, 10)}
     metrics["mean_rank"] = round(float(firsts.mean()), 2)
     metrics["median_rank"] = float(np.median(firsts))
@@ -165,6 +173,6 @@ def retrieval_metrics(similarity: np.ndarray, gallery: list[int],
     metrics["queries"] = len(firsts)
     metrics["per_query"] = per_query
     if items:
-        metrics["per_item"] = {"firsts": firsts.tolist(), "aps": aps, "groups": groups,
-                               "tags": []}
+        metrics["per_item"] = {"firsts": firsts.tolist(), "aps": list(aps),
+                               "groups": list(groups), "tags": []}
     return metrics

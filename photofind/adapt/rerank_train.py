@@ -14,7 +14,8 @@ from torch.nn.utils.rnn import pad_sequence
 from photofind.adapt.budget import Budget
 from photofind.adapt.cross_encoder import CrossEncoder, nce_loss, numpy_head
 from photofind.adapt.data import QUERY_TEMPLATE, AdaptationData
-from photofind.adapt.judging import judge, retrieval_metrics, validation_gallery
+from photofind.adapt.fused_ranking import FusedRanking
+from photofind.adapt.judging import judge, validation_gallery
 from photofind.search.neighbours import (
     K_CHOICES,
     MAX_NEIGHBOUR_PHOTOS,
@@ -162,17 +163,6 @@ def neighbour_texts(lib, labelled, seed: int = 0, cancel=None) -> NeighbourTexts
                                 [texts[int(pid)] for pid in ids], cancel)
 
 
-def _fused(similarity: np.ndarray, top: np.ndarray, bonus: np.ndarray) -> np.ndarray:
-    """``similarity`` with each query's top-k reordered by cosine + bonus and lifted above
-    the rest, as the search path does."""
-    fused = similarity.copy()
-    order = np.argsort(-(np.take_along_axis(similarity, top, 1) + bonus), axis=1, kind="stable")
-    lifted = similarity.max() + 1 + np.arange(top.shape[1], 0, -1, dtype=similarity.dtype)
-    np.put_along_axis(fused, np.take_along_axis(top, order, 1),
-                      np.broadcast_to(lifted, top.shape), 1)
-    return fused
-
-
 def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
                    neighbours: NeighbourTexts | None = None) -> dict:
     """The fusion weights (head; with ``neighbours``, also their texts' weight, k and
@@ -189,20 +179,15 @@ def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
                       for i in range(len(names))])
     by_choice = {(0, 0.0): np.zeros_like(cross)}
     if neighbours is not None:
-        known = neighbours.without(data.val.photo_ids)
-        evidence = [known.evidence(vectors[i], ids[top[i]], gallery_vectors[top[i]])
-                    for i in range(len(names))]
-        for k, tau in itertools.product(K_CHOICES, TAU_CHOICES):
-            by_choice[k, tau] = np.stack([known.vote(*e, k, tau) for e in evidence])
-    gallery_ids, relevant = ids.tolist(), [queries[name] for name in names]
+        by_choice.update(_neighbour_votes(neighbours.without(data.val.photo_ids), vectors,
+                                          ids, gallery_vectors, top))
+    ranking = FusedRanking(similarity, top, ids.tolist(), [queries[name] for name in names])
     results = []
     for weight, neighbour_weight, (k, tau) in itertools.product(
             WEIGHTS, NEIGHBOUR_WEIGHTS, by_choice):
         if (neighbour_weight == 0) != (k == 0):
             continue
-        bonus = weight * cross + neighbour_weight * by_choice[k, tau]
-        metrics = retrieval_metrics(_fused(similarity, top, bonus), gallery_ids, relevant,
-                                    items=True)
+        metrics = ranking.metrics(weight * cross + neighbour_weight * by_choice[k, tau])
         results.append(({"weight": weight, "neighbour_weight": neighbour_weight, "k": k,
                          "tau": tau}, {m: v for m, v in metrics.items() if m != "per_query"}))
     best = max(results, key=lambda r: (r[1]["score"], -r[0]["weight"],
@@ -216,3 +201,20 @@ def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
     plain = {m: v for m, v in best[1].items() if m != "per_item"}
     return {**best[0], "before": {m: v for m, v in results[0][1].items() if m != "per_item"},
             "after": plain, "verdict": verdict.reason}
+
+
+def _neighbour_votes(known: NeighbourTexts, queries: np.ndarray, ids: np.ndarray,
+                     gallery_vectors: np.ndarray, top: np.ndarray) -> dict:
+    """The look-alikes' vote for each query's top candidates (queries × k), for every
+    (k, temperature) tried. Each gallery photo's look-alikes are found once, not once per
+    query that ranks it (that held a candidates × labelled photos matrix per query: GBs at
+    4,000 photos), and a query's texts are matched in batches."""
+    nearest, similarity = known.nearest(ids, gallery_vectors, max(K_CHOICES))
+    near_similarity = similarity[top]  # queries × top k × look-alikes
+    near_text = np.empty(near_similarity.shape, dtype=np.float32)
+    for start in range(0, len(queries), 256):
+        best = known.best_texts(queries[start:start + 256])
+        rows = np.arange(len(best))[:, None, None]
+        near_text[start:start + 256] = best[rows, nearest[top[start:start + 256]]]
+    return {(k, tau): known.vote(near_similarity[..., :k], near_text[..., :k], tau)
+            for k, tau in itertools.product(K_CHOICES, TAU_CHOICES)}

@@ -78,7 +78,7 @@ class FolderJobs:
             changed = changed_anything(report) or report.cancelled
             self.say(f"Indexed: {brief(report)}." if changed else
                      f"Up to date: {report.unchanged:,} photos checked, nothing changed.")
-        self.run_search()
+        self.refresh_results()
 
     def _text_progress(self, done: int, total: int) -> None:
         self.reading.setText(f"Reading text in photos: {done:,} of {total:,}")
@@ -93,7 +93,7 @@ class FolderJobs:
             self.say(f"Text found in {report.with_text:,} of {report.read:,} photos read.")
             self.refresh_status()
             if self.search.text().strip():
-                self.run_search()
+                self.refresh_results()
 
     def _index_failed(self, exc, targets: list) -> None:
         self._job_done(targets)
@@ -112,7 +112,7 @@ class FolderJobs:
     def _library_changed(self) -> None:
         self.refresh_status()
         if self._query().browsing:
-            self.run_search()
+            self.refresh_results()
 
     def _show_folders(self) -> None:
         self.sidebar.set_folders(self.photo_count, self.roots, self.states, self.live_states)
@@ -140,7 +140,7 @@ class FolderJobs:
         if changed_anything(report):
             self.say(f"Updated from disk: {brief(report)}.")
             self.refresh_status()
-            self.run_search()
+            self.refresh_results()
             self.backend.read_texts()
 
     # -- drag and drop --------------------------------------------------------------------------

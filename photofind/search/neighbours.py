@@ -54,28 +54,42 @@ class NeighbourTexts:
     def scores(self, query: np.ndarray, candidate_ids, candidate_vectors: np.ndarray
                ) -> np.ndarray:
         """How well each candidate's look-alikes' texts match the query (cosine units)."""
-        return self.vote(*self.evidence(query, candidate_ids, candidate_vectors),
-                         self.k, self.tau)
+        nearest, similarity = self.nearest(candidate_ids, candidate_vectors, self.k)
+        return self.vote(similarity, self.best_texts(query[None])[0][nearest], self.tau)
 
-    def evidence(self, query: np.ndarray, candidate_ids, candidate_vectors: np.ndarray):
-        """(each labelled photo's best text match with the query, candidates × labelled
-        photos image similarity, own photo at -inf); shared by every k and temperature."""
+    def best_texts(self, queries: np.ndarray) -> np.ndarray:
+        """Each labelled photo's best text match with each query (queries × photos)."""
         with one_thread():  # see photofind/search/blas.py
-            best_text = np.maximum.reduceat(self.text_vectors @ query, self.starts)
+            return np.maximum.reduceat(np.atleast_2d(queries).astype(np.float32)
+                                       @ self.text_vectors.T, self.starts, axis=1)
+
+    def nearest(self, candidate_ids, candidate_vectors: np.ndarray, k: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Each candidate's ``k`` most similar labelled photos other than itself, most
+        similar first: (indices into the labelled photos, image similarities), both
+        candidates × k (k is capped at the labelled photos less one)."""
+        k = min(k, len(self.photo_ids) - 1)
+        if k < 1:
+            empty = np.zeros((len(candidate_vectors), 0))
+            return empty.astype(np.int64), empty.astype(np.float32)
+        with one_thread():
             similarity = np.asarray(candidate_vectors, dtype=np.float32) @ self.photo_vectors.T
         similarity[np.asarray(candidate_ids)[:, None] == self.photo_ids[None, :]] = -np.inf
-        return best_text, similarity
-
-    @staticmethod
-    def vote(best_text: np.ndarray, similarity: np.ndarray, k: int, tau: float) -> np.ndarray:
-        k = min(k, similarity.shape[1] - 1)
-        if k < 1:
-            return np.zeros(len(similarity), dtype=np.float32)
         nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
         near = np.take_along_axis(similarity, nearest, axis=1)
-        weights = np.exp((near - near.max(axis=1, keepdims=True)) / tau)
-        weights /= weights.sum(axis=1, keepdims=True)
-        return (weights * best_text[nearest]).sum(axis=1).astype(np.float32)
+        order = np.argsort(-near, axis=1, kind="stable")
+        return np.take_along_axis(nearest, order, 1), np.take_along_axis(near, order, 1)
+
+    @staticmethod
+    def vote(similarity: np.ndarray, best_text: np.ndarray, tau: float) -> np.ndarray:
+        """Each candidate's look-alikes' best text matches (… × k, from ``nearest`` and
+        ``best_texts``) averaged with softmax weights of their image similarity at
+        temperature ``tau``; the first k' columns give the vote of k' neighbours."""
+        if similarity.shape[-1] == 0:
+            return np.zeros(similarity.shape[:-1], dtype=np.float32)
+        weights = np.exp((similarity - similarity.max(axis=-1, keepdims=True)) / tau)
+        weights /= weights.sum(axis=-1, keepdims=True)
+        return (weights * best_text).sum(axis=-1).astype(np.float32)
 
     def without(self, photo_ids) -> NeighbourTexts:
         """The same, less some photos (validation: the photos whose texts are the queries)."""
