@@ -119,3 +119,36 @@ def test_a_later_variant_replaces_a_kept_one_only_when_clearly_better():
     assert not clearly_better(kept, result(hair))
     assert clearly_better(kept, result(clear))
     assert "items" not in result(clear).summary()  # per-item lists stay out of --json
+
+
+def test_a_fusion_scored_from_its_top_k_equals_the_whole_gallery_sorted_again():
+    """``FusedRanking`` (used to choose the reranker's weights) works out the relevant
+    photos below the top k once; its metrics must equal ranking the whole gallery again
+    with the top k reordered by the bonus and lifted above the rest."""
+    from photofind.adapt.fused_ranking import FusedRanking
+
+    rng = np.random.default_rng(0)
+    similarity = rng.normal(size=(120, 400)).astype(np.float32)
+    gallery = list(range(1000, 1400))
+    relevant = [set(rng.choice(gallery, size=rng.integers(1, 8), replace=False).tolist())
+                for _ in range(120)]
+    relevant[3] = {5}  # not in the gallery: left out by both
+    top = np.argsort(-similarity, axis=1)[:, :50]
+    ranking = FusedRanking(similarity, top, gallery, relevant)
+    for scale in (0.0, 0.5, 3.0):
+        bonus = scale * rng.normal(size=top.shape).astype(np.float32)
+        fused = similarity.copy()
+        order = np.argsort(-(np.take_along_axis(similarity, top, 1) + bonus), axis=1,
+                           kind="stable")
+        lifted = similarity.max() + 1 + np.arange(50, 0, -1, dtype=np.float32)
+        np.put_along_axis(fused, np.take_along_axis(top, order, 1),
+                          np.broadcast_to(lifted, top.shape), 1)
+        whole = retrieval_metrics(fused, gallery, relevant, items=True)
+        quick = ranking.metrics(bonus)
+        assert quick["queries"] == whole["queries"] == 119
+        for name in ("R@1", "R@5", "R@10", "mAP", "score", "median_rank"):
+            assert quick[name] == whole[name]
+        assert quick["per_item"]["firsts"] == whole["per_item"]["firsts"]
+        assert np.allclose(quick["per_item"]["aps"], whole["per_item"]["aps"])
+    assert ranking.metrics(np.zeros(top.shape))["R@1"] == \
+        retrieval_metrics(similarity, gallery, relevant)["R@1"]

@@ -148,6 +148,34 @@ def test_look_alikes_texts_lift_a_photo_but_never_its_own():
     assert itself < 0.5  # photo 10 is scored by its nearest other photo's words
 
 
+def texts_by_photo(neighbours: NeighbourTexts) -> dict[int, np.ndarray]:
+    ends = list(neighbours.starts[1:]) + [len(neighbours.text_vectors)]
+    return {int(photo): neighbours.text_vectors[start:end] for photo, start, end
+            in zip(neighbours.photo_ids, neighbours.starts, ends)}
+
+
+def test_look_alikes_texts_cut_short_by_time_keep_whole_photos():
+    """Past its seconds, encoding stops after the batch in flight; only photos whose texts
+    were all encoded are kept, each with its own texts."""
+    calls = []
+
+    def encode(texts):
+        calls.append(len(texts))
+        return np.stack([np.full(4, float(text.split()[1])) for text in texts])
+
+    texts = [[f"photo {n} text{i}" for i in range(3)] for n in range(200)]  # 600 texts
+    vectors = np.eye(200, 4)
+    whole = NeighbourTexts.build(encode, np.arange(200), vectors, texts, batch=256)
+    assert calls == [256, 256, 88] and len(whole.photo_ids) == 200
+    calls.clear()
+    cut = NeighbourTexts.build(encode, np.arange(200), vectors, texts, seconds=0.0, batch=256)
+    assert calls == [256]  # one batch, then time was up
+    assert list(cut.photo_ids) == list(range(85))  # 85 × 3 = 255 texts: photo 85 is cut
+    for photo, own in texts_by_photo(cut).items():
+        assert own.shape == (3, 4) and np.all(own == photo)
+    assert np.array_equal(cut.photo_vectors, vectors[:85])
+
+
 def test_neighbour_texts_rerank_the_top_k_through_search(tmp_path, tiny_model):
     lib, photos = captioned_library(tmp_path, tiny_model, photos=70, captioned=60)
     data = build_data(lib.catalog.all_texts(), sorted(lib.vectors.ids), seed=0)
@@ -159,9 +187,10 @@ def test_neighbour_texts_rerank_the_top_k_through_search(tmp_path, tiny_model):
     neighbours = neighbour_texts(lib, [data.train, data.val])
     assert len(neighbours.photo_ids) == 60 and len(neighbours.text_vectors) == 120
     known, train_only = neighbours.without(data.val.photo_ids), neighbour_texts(lib, [data.train])
-    assert np.array_equal(known.photo_ids, train_only.photo_ids)
-    assert np.array_equal(known.starts, train_only.starts)
-    assert np.allclose(known.text_vectors, train_only.text_vectors, atol=1e-5)
+    assert sorted(known.photo_ids) == sorted(train_only.photo_ids)
+    assert texts_by_photo(known).keys() == texts_by_photo(train_only).keys()
+    for photo, vectors in texts_by_photo(known).items():
+        assert np.allclose(vectors, texts_by_photo(train_only)[photo], atol=1e-5)
     cancelled, before = CancelToken(), lib.embedder.texts_encoded
     cancelled.cancel()
     assert neighbour_texts(lib, [data.train], cancel=cancelled) is None

@@ -16,6 +16,7 @@ from photofind.adapt.cross_encoder import CrossEncoder, nce_loss, numpy_head
 from photofind.adapt.data import QUERY_TEMPLATE, AdaptationData
 from photofind.adapt.fused_ranking import FusedRanking
 from photofind.adapt.judging import judge, validation_gallery
+from photofind.adapt.memory import give_back
 from photofind.search.neighbours import (
     K_CHOICES,
     MAX_NEIGHBOUR_PHOTOS,
@@ -29,8 +30,15 @@ from photofind.search.rerank import (
     Reranker,
 )
 
-# Seconds kept, beyond the validation texts' encoding, for choosing the fusion weights.
+# Seconds kept, beyond scoring the validation queries, for choosing the fusion weights.
 CHOICE_MIN_S = 5.0
+# Shares of the stage's budget at most for encoding the look-alikes' texts, and for scoring
+# the validation queries that choose the fusion weights (each: its text encoded, its top 50
+# scored by the head, ~33 ms on 2 cores). Unbounded, a 4,000-photo captioned library spent
+# 96 s on the first and 90 s on the second against a 90 s budget (3,000 queries).
+NEIGHBOUR_SHARE = 0.3
+CHOICE_SHARE = 0.35
+MIN_CHOICE_QUERIES = 100
 
 
 def _texts(photos) -> dict[str, set[int]]:
@@ -65,16 +73,18 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
                    batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
                    max_pool: int = 3000, max_texts: int = 1200, progress=None,
                    cancel=None, time_budget_s: float | None = None) -> Reranker | None:
-    """Train the head; with ``time_budget_s``, training stops at the batch that leaves time
-    for choosing the fusion weights on validation (measured from the pace of encoding the
-    training texts). The look-alikes' texts are encoded first, since they do not depend on
-    the head: after training they overran a 90 s budget by 23-85 s."""
+    """Train the head; with ``time_budget_s``, the look-alikes' texts and the validation
+    queries that choose the fusion weights are capped at shares of it, and training stops
+    at the batch that leaves time for the choice (measured from the pace of encoding the
+    training texts and of the head). The look-alikes' texts are encoded first, since they
+    do not depend on the head."""
     embedder, store = lib.embedder, lib.tokens
     if store is None:
         return None
     started = time.monotonic()
     budget = Budget(time_budget_s)
-    everyone = neighbour_texts(lib, [data.train, data.val], seed, cancel)
+    everyone = neighbour_texts(lib, [data.train, data.val], seed, cancel,
+                               None if time_budget_s is None else NEIGHBOUR_SHARE * time_budget_s)
     if everyone is None:
         return None
     rng = random.Random(seed)
@@ -91,17 +101,20 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
     pool_ids, pool_vectors = lib.catalog.embeddings(lib.model_key, pool)
     encoding = time.monotonic()
     vectors, tokens = _encode(embedder, names)
-    # Choosing encodes each validation text and scores its top 50 with the head: about
-    # twice the time of encoding it, and a little for the grid of weights.
     per_text = (time.monotonic() - encoding) / max(1, len(names))
-    reserve = CHOICE_MIN_S + 2 * per_text * len(_texts(data.val))
     top = np.argsort(-(vectors @ pool_vectors.T), axis=1)[:, :DEFAULT_TOP_K]
+    head = CrossEncoder(pool_vectors.shape[1])
+    # choosing encodes each validation query and scores its top 50 with the head
+    per_query = per_text + _head_pace(head, tokens[0], lambda: store.get(pool_ids[top[0]])[0])
+    choice_queries = None if time_budget_s is None else \
+        max(MIN_CHOICE_QUERIES, int(CHOICE_SHARE * time_budget_s / per_query))
+    reserve = CHOICE_MIN_S + per_query * min(len(_texts(data.val)),
+                                             choice_queries or len(_texts(data.val)))
     examples = []
     for i, name in enumerate(names):  # hard negatives: what the bi-encoder ranks high
         hard = [int(pool_ids[j]) for j in top[i] if int(pool_ids[j]) not in train[name]]
         if hard:
             examples.append((i, sorted(train[name]), hard[:negatives]))
-    head = CrossEncoder(pool_vectors.shape[1])
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.01)
     row = {int(pid): i for i, pid in enumerate(pool_ids)}
     scale = float(lib.embedder.model.logit_scale.exp().clamp(max=100))
@@ -132,12 +145,13 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
+            give_back()
             if progress:
                 progress(epoch + 1, epochs, loss.item())
         epochs_run = epoch + 1
     reranker = Reranker(numpy_head(head.eval()), 0.0,
                         {"losses": [round(v, 4) for v in losses]})
-    choice = choose_weights(lib, reranker, data, seed, everyone)
+    choice = choose_weights(lib, reranker, data, seed, everyone, choice_queries)
     reranker.weight, reranker.neighbour_weight = choice["weight"], choice["neighbour_weight"]
     if reranker.neighbour_weight > 0:
         reranker.neighbours = everyone
@@ -150,28 +164,48 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
     return reranker
 
 
-def neighbour_texts(lib, labelled, seed: int = 0, cancel=None) -> NeighbourTexts | None:
+def _head_pace(head: CrossEncoder, text_tokens, image_tokens) -> float:
+    """Seconds the search path's head takes to score one query's candidates, their token
+    grids read from the store included (``image_tokens()``; median of 3)."""
+    reranker = Reranker(numpy_head(head.eval()), 0.0, {})
+    head.train()
+    times = []
+    for _ in range(3):
+        started = time.monotonic()
+        reranker.scores(*_batch([text_tokens]), image_tokens())
+        times.append(time.monotonic() - started)
+    return sorted(times)[1]
+
+
+def neighbour_texts(lib, labelled, seed: int = 0, cancel=None,
+                    seconds: float | None = None) -> NeighbourTexts | None:
     """The texts of the ``labelled`` photo sets, with the photos' current image vectors; a
-    sample of at most MAX_NEIGHBOUR_PHOTOS photos and 5 texts each bounds the encoding time
-    (a text-tower forward per text) and the query-time cost."""
+    sample of at most MAX_NEIGHBOUR_PHOTOS photos and 5 texts each bounds the query-time
+    cost, and ``seconds`` the encoding time (a text-tower forward per text: 4.7 ms each on
+    2 cores, so 20,000 texts of 4,000 captioned photos took 96 s of a 90 s budget)."""
     texts = {pid: part.texts_of(pid)[:5] for part in labelled for pid in part.photo_ids}
     chosen = sorted(p for p, t in texts.items() if t)
-    if len(chosen) > MAX_NEIGHBOUR_PHOTOS:
-        chosen = sorted(random.Random(seed).sample(chosen, MAX_NEIGHBOUR_PHOTOS))
-    ids, vectors = lib.catalog.embeddings(lib.model_key, chosen)
+    random.Random(seed).shuffle(chosen)  # cut short by ``seconds``, still a random sample
+    chosen = chosen[:MAX_NEIGHBOUR_PHOTOS]
+    ids, vectors = lib.catalog.embeddings(lib.model_key, chosen)  # in the order asked for
     return NeighbourTexts.build(lib.embedder.encode_texts, ids, vectors,
-                                [texts[int(pid)] for pid in ids], cancel)
+                                [texts[int(pid)] for pid in ids], cancel, seconds)
 
 
 def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
-                   neighbours: NeighbourTexts | None = None) -> dict:
+                   neighbours: NeighbourTexts | None = None,
+                   max_queries: int | None = None) -> dict:
     """The fusion weights (head; with ``neighbours``, also their texts' weight, k and
     temperature) with the best validation score; all 0 = rerank off. The validation photos'
-    own texts leave the neighbours, as an uncaptioned photo's are absent in use."""
+    own texts leave the neighbours, as an uncaptioned photo's are absent in use. At most
+    ``max_queries`` validation texts (a random sample) are scored; all of the validation
+    photos stay in the gallery."""
     gallery = validation_gallery(data, 3000, seed)
     ids, gallery_vectors = lib.catalog.embeddings(lib.model_key, gallery)
     queries = _texts(data.val)
     names = sorted(queries)
+    if max_queries is not None and len(names) > max_queries:
+        names = sorted(random.Random(seed + 3).sample(names, max_queries))
     vectors, tokens = _encode(lib.embedder, names)
     similarity = vectors @ gallery_vectors.T
     top = np.argsort(-similarity, axis=1)[:, :DEFAULT_TOP_K]
