@@ -186,6 +186,12 @@ def test_neighbour_texts_rerank_the_top_k_through_search(tmp_path, tiny_model):
         assert reranker.meta["after"] == reranker.meta["before"]
     neighbours = neighbour_texts(lib, [data.train, data.val])
     assert len(neighbours.photo_ids) == 60 and len(neighbours.text_vectors) == 120
+    # the order a time limit cuts is drawn apart from the split (the same shuffle once put
+    # every validation photo first: cut short, nothing was left once they were removed)
+    first = {int(p) for p in neighbours.photo_ids[:len(data.val.photo_ids)]}
+    assert first != set(data.val.photo_ids)
+    nobody = neighbours.without(neighbours.photo_ids)
+    assert len(nobody.photo_ids) == len(nobody.starts) == len(nobody.text_vectors) == 0
     known, train_only = neighbours.without(data.val.photo_ids), neighbour_texts(lib, [data.train])
     assert sorted(known.photo_ids) == sorted(train_only.photo_ids)
     assert texts_by_photo(known).keys() == texts_by_photo(train_only).keys()

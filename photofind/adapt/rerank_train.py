@@ -185,7 +185,10 @@ def neighbour_texts(lib, labelled, seed: int = 0, cancel=None,
     2 cores, so 20,000 texts of 4,000 captioned photos took 96 s of a 90 s budget)."""
     texts = {pid: part.texts_of(pid)[:5] for part in labelled for pid in part.photo_ids}
     chosen = sorted(p for p, t in texts.items() if t)
-    random.Random(seed).shuffle(chosen)  # cut short by ``seconds``, still a random sample
+    # cut short by ``seconds``, still a random sample, drawn apart from the train/validation
+    # split: shuffled by the same seed it put the validation photos first, so a 20,000-photo
+    # library kept only validation photos, which then left as the queries' own
+    random.Random(f"look-alikes {seed}").shuffle(chosen)
     chosen = chosen[:MAX_NEIGHBOUR_PHOTOS]
     ids, vectors = lib.catalog.embeddings(lib.model_key, chosen)  # in the order asked for
     return NeighbourTexts.build(lib.embedder.encode_texts, ids, vectors,
@@ -243,6 +246,8 @@ def _neighbour_votes(known: NeighbourTexts, queries: np.ndarray, ids: np.ndarray
     (k, temperature) tried. Each gallery photo's look-alikes are found once, not once per
     query that ranks it (that held a candidates × labelled photos matrix per query: GBs at
     4,000 photos), and a query's texts are matched in batches."""
+    if not len(known.photo_ids):
+        return {}
     nearest, similarity = known.nearest(ids, gallery_vectors, max(K_CHOICES))
     near_similarity = similarity[top]  # queries × top k × look-alikes
     near_text = np.empty(near_similarity.shape, dtype=np.float32)

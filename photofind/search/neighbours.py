@@ -108,9 +108,9 @@ class NeighbourTexts:
         keep = ~np.isin(self.photo_ids, np.asarray(list(photo_ids), dtype=np.int64))
         counts = np.diff(np.append(self.starts, len(self.text_vectors)))
         texts = np.repeat(keep, counts)
+        starts = np.cumsum(np.append(0, counts[keep]))[:-1]  # none left: no starts either
         return NeighbourTexts(self.photo_ids[keep], self.photo_vectors[keep],
-                              self.text_vectors[texts],
-                              np.cumsum(np.append(0, counts[keep][:-1])), self.k, self.tau)
+                              self.text_vectors[texts], starts.astype(np.int64), self.k, self.tau)
 
     def tensors(self) -> dict[str, np.ndarray]:
         return {"photo_ids": self.photo_ids, "starts": self.starts,
