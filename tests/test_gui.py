@@ -573,6 +573,33 @@ def test_the_adapt_bar_spans_every_variant_compared():
     assert one == at("training", 1)  # the end of training is the same place either way
 
 
+def test_the_adapt_bar_follows_the_time_budgets():
+    """A CPU run ends by its budgets: each variant and the reranker get the bar in
+    proportion to theirs, so the first seconds (nothing to cache, the plain model measured)
+    do not look like a tenth of the run, and the time left does not shrink to a minute."""
+    from photofind.adapt.report import AdaptProgress
+    from photofind.gui.adapt_dialog import overall, time_left
+    from photofind.services.adapting import budgets
+
+    seconds = budgets()  # the button's: adapter 60, prompts 120, reranker 90
+    total = sum(seconds)
+
+    def at(phase, part, epoch=1, epochs=1, step=1, steps=1):
+        return overall(AdaptProgress(phase, epoch, epochs, step, steps, part=part, parts=2),
+                       seconds)
+
+    measured = at("baseline", 0)
+    assert measured <= seconds[0] / total / 2
+    assert time_left(measured, 8, total) == time_left(0.0, 8, total)  # the budgets speak
+    assert at("training", 0, 10, 10) == seconds[0] / total  # the adapter's end
+    assert at("training", 1, 10, 10) == (seconds[0] + seconds[1]) / total
+    assert at("re-embedding", 1) == at("training", 1, 10, 10)
+    assert at("reranker", 1, 1, 3) == (seconds[0] + seconds[1] + seconds[2] / 3) / total
+    marks = [at("caching", 0), at("training", 0, 1, 10), at("baseline", 1),
+             at("training", 1, 5, 10), at("reranker", 1, 3, 3)]
+    assert marks == sorted(marks) and marks[-1] == 1.0
+
+
 def test_adapt_dialog_cancels_then_runs_to_the_end(qtbot, make_window, tmp_path):
     photos = copy_photos(tmp_path / "captioned", 48)  # real photos with their captions
     window = make_window()

@@ -34,9 +34,9 @@ from photofind.search.rerank import weights_text
 from photofind.services.adapting import (
     RERANK_BUDGET_S,
     adapt,
+    budgets,
     concepts,
     drop_concepts,
-    planned_seconds,
     reset,
     usable,
 )
@@ -216,9 +216,10 @@ class AdaptDialog(QDialog):
         self.bar.setRange(0, BAR_STEPS)
         self.bar.setValue(0)
         self.started_at = time.monotonic()
-        self.planned_s = planned_seconds(self.options.get("variants"),  # the run's budgets
-                                         self.options.get("rerank", True),
-                                         self.options.get("rerank_budget_s", RERANK_BUDGET_S))
+        self.budgets = budgets(self.options.get("variants"),  # the run's time budgets
+                               self.options.get("rerank", True),
+                               self.options.get("rerank_budget_s", RERANK_BUDGET_S))
+        self.planned_s = None if None in self.budgets else float(sum(self.budgets))
         self.phase.setText("Starting… (waits for indexing in progress)")
         self.detail.clear()
         self._fit()
@@ -232,7 +233,7 @@ class AdaptDialog(QDialog):
     def _progress(self, report: AdaptProgress) -> None:
         if self.worker.token.cancelled:
             return
-        fraction = overall(report)
+        fraction = overall(report, self.budgets)
         self.bar.setValue(max(self.bar.value(), round(BAR_STEPS * fraction)))  # never back
         left = time_left(self.bar.value() / BAR_STEPS, time.monotonic() - self.started_at,
                          self.planned_s)
@@ -431,10 +432,14 @@ def outcome_text(outcome: Outcome) -> str:
             f"first for {before:.0f} before and {after:.0f} after learning).")
 
 
-def overall(report: AdaptProgress) -> float:
+def overall(report: AdaptProgress, seconds: list[float | None] | None = None) -> float:
     """How far the whole run is, 0-1, from the phase and the progress inside it. Each
     variant prepares, measures and trains in turn: those phases' shares are split among
-    them, so the bar does not reach the end of training with the first (cheap) variant."""
+    them, so the bar does not reach the end of training with the first (cheap) variant.
+    With ``seconds`` (each variant's time budget, then the reranker's) the variants and the
+    reranker get the bar in proportion to their budgets, by which a run on a CPU ends: by
+    fixed shares it stood at 10 % after 8 s of a 270 s run (nothing to cache), and the time
+    left guessed from that pace said "about 1 min"."""
     phase = "training" if report.phase == "validating" else report.phase
     start = 0.0
     for name, share in SHARES:
@@ -445,9 +450,23 @@ def overall(report: AdaptProgress) -> float:
     else:
         return start
     per_variant = sum(share for name, share in SHARES if name in PER_VARIANT)
+    if seconds and None not in seconds and len(seconds) >= report.parts:
+        return _by_budget(phase, report, done / per_variant, seconds)
     if phase not in PER_VARIANT or report.parts <= 1:
         return done
     return per_variant * (report.part + done / per_variant) / report.parts
+
+
+def _by_budget(phase: str, report: AdaptProgress, within_variant: float,
+               seconds: list[float]) -> float:
+    """``overall`` with each variant and the reranker as long as its time budget."""
+    variants, total = seconds[:report.parts], sum(seconds) or 1.0
+    if phase in PER_VARIANT:
+        part = min(report.part, len(variants) - 1)
+        return (sum(variants[:part]) + variants[part] * min(1.0, within_variant)) / total
+    if phase == "reranker" and len(seconds) > report.parts:
+        return (sum(variants) + seconds[report.parts] * min(1.0, _within(report))) / total
+    return sum(variants) / total  # re-embedding: on top of the budgets
 
 
 def _within(report: AdaptProgress) -> float:
@@ -460,12 +479,14 @@ def _within(report: AdaptProgress) -> float:
 
 def time_left(fraction: float, elapsed_s: float, planned_s: float | None = None) -> str:
     """"about 4 min left". A run ends by its time budgets (``planned_s``, their sum), so
-    what they leave bounds the guess from the start; once a twentieth is done the pace so
-    far may say sooner (a GPU never reaches the budgets). Re-embedding comes on top of the
-    budgets: past them only the pace speaks."""
+    what they leave bounds the guess from the start; once a fifth is done the pace so far
+    may say sooner (a GPU never reaches the budgets). Sooner than that the pace misleads:
+    a variant with no photos to prepare skips a share of its bar at once (after a
+    twentieth the time left said 2 min of 4). Re-embedding comes on top of the budgets:
+    past them only the pace speaks."""
     if fraction >= 1:
         return ""
-    guesses = [elapsed_s * (1 - fraction) / fraction] if fraction >= 0.05 else []
+    guesses = [elapsed_s * (1 - fraction) / fraction] if fraction >= 0.2 else []
     if planned_s is not None and planned_s > elapsed_s:
         guesses.append(planned_s - elapsed_s)
     return f"about {duration(min(guesses))} left" if guesses else ""

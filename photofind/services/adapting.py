@@ -53,14 +53,19 @@ def default_variants(model) -> tuple[AdaptConfig, ...]:
     return tuple(replace(v, visual=False) for v in DEFAULT_VARIANTS)
 
 
+def budgets(variants=None, rerank: bool = True,
+            rerank_budget_s: float | None = RERANK_BUDGET_S) -> list[float | None]:
+    """Each variant's time budget in the order they run, then the reranker's (if on)."""
+    found = [v.time_budget_s for v in (DEFAULT_VARIANTS if variants is None else variants)]
+    return found + [rerank_budget_s] if rerank else found
+
+
 def planned_seconds(variants=None, rerank: bool = True,
                     rerank_budget_s: float | None = RERANK_BUDGET_S) -> float | None:
     """The run's time budgets added up: what a run on a CPU takes (re-embedding aside),
     so the app can say how long it will be before the pace is known. None: no budget."""
-    budgets = [v.time_budget_s for v in (DEFAULT_VARIANTS if variants is None else variants)]
-    if rerank:
-        budgets.append(rerank_budget_s)
-    return None if None in budgets else float(sum(budgets))
+    found = budgets(variants, rerank, rerank_budget_s)
+    return None if None in found else float(sum(found))
 
 
 def adaptation_dir(lib, base_key: str) -> Path:
