@@ -539,10 +539,10 @@ def not_clipped(dialog) -> bool:
     return all(w.height() >= w.heightForWidth(w.width()) for w in labels)
 
 
-def test_adapt_time_left_starts_from_the_budgets_and_follows_the_pace():
-    """Before the pace is known the dialog says what the time budgets leave; a run that is
-    faster than its budgets (a GPU) is told by its pace; past the budgets (re-embedding)
-    only the pace speaks."""
+def test_adapt_time_left_is_what_the_budgets_leave():
+    """The dialog says what the time budgets of the stages not done yet leave (never more
+    than the clock's share of them); past the budgets (re-embedding) or without them,
+    only the pace speaks, once a fifth is done."""
     from photofind.gui.adapt_dialog import time_left
     from photofind.services.adapting import DEFAULT_VARIANTS, RERANK_BUDGET_S, planned_seconds
 
@@ -552,7 +552,14 @@ def test_adapt_time_left_starts_from_the_budgets_and_follows_the_pace():
     assert planned_seconds((AdaptConfig(),)) is None  # a variant without a budget
     assert time_left(0.0, 10, planned) == time_left(0.0, 0, planned - 10) != ""
     assert time_left(0.0, 10, None) == ""  # no budget, no pace yet: nothing to say
-    assert time_left(0.5, 10, planned) == "about 10 s left"  # the pace is sooner
+    # half the bar after 10 s (a stage stopped early): half the budgets are left
+    assert time_left(0.5, 10, planned) == time_left(0.0, 0, planned / 2) != \
+        time_left(0.0, 10, planned)
+    # a stage that reports nothing for a while: the time left counts down meanwhile
+    assert time_left(0.5, 30, planned, still_s=20) == time_left(0.0, 0, planned / 2 - 20)
+    assert time_left(0.9, 200, planned, still_s=60) == "about 5 s left"
+    assert time_left(0.1, 10, None) == ""  # the pace of a tenth misleads
+    assert time_left(0.5, 10, None) == "about 10 s left"
     assert time_left(0.5, planned + 60, planned) == time_left(0.5, planned + 60, None) != ""
     assert time_left(1.0, 10, planned) == ""
 
@@ -573,6 +580,19 @@ def test_the_adapt_bar_spans_every_variant_compared():
     assert one == at("training", 1)  # the end of training is the same place either way
 
 
+def test_the_adapt_result_says_how_long_the_whole_run_took():
+    """The sentence after a run gives the run's time, every variant and the re-ranker
+    included, not the kept variant's own training (it said 20 s of a 218 s run)."""
+    from photofind.adapt.report import AdaptResult
+    from photofind.gui.adapt_dialog import Outcome, outcome_text
+
+    result = AdaptResult(kept=True, variant="adapter", before={"R@1": 22.1},
+                         after={"R@1": 22.7}, trainable_params=1, backbone_params=1,
+                         seconds=20.0, epochs_run=4, seconds_per_epoch=5.0)
+    text = outcome_text(Outcome(result, False, True, [], seconds=218.0))
+    assert "comes first for 23, up from 22" in text and "It took 4 min;" in text
+
+
 def test_the_adapt_bar_follows_the_time_budgets():
     """A CPU run ends by its budgets: each variant and the reranker get the bar in
     proportion to theirs, so the first seconds (nothing to cache, the plain model measured)
@@ -585,8 +605,10 @@ def test_the_adapt_bar_follows_the_time_budgets():
     total = sum(seconds)
 
     def at(phase, part, epoch=1, epochs=1, step=1, steps=1):
-        return overall(AdaptProgress(phase, epoch, epochs, step, steps, part=part, parts=2),
-                       seconds)
+        parts = {"part": part, "parts": 2} if phase not in ("reranker", "re-embedding") \
+            else {}  # those report after every variant, with no part of their own
+        return overall(AdaptProgress(phase, epoch, epochs, step, steps, **parts),
+                       (seconds[:2], seconds[2]))
 
     measured = at("baseline", 0)
     assert measured <= seconds[0] / total / 2

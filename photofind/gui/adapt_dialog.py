@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -67,6 +67,7 @@ class Outcome:
     cancelled: bool
     model_changed: bool
     concepts: list[dict]
+    seconds: float = 0.0  # the whole run, every variant and the re-ranker included
 
 
 def adaptation_state(lib) -> dict:
@@ -92,10 +93,11 @@ class AdaptWorker(QObject):
         lib = self.backend.lib
         try:
             with self.backend.write_lock:
-                key = lib.model_key
+                key, started = lib.model_key, time.monotonic()
                 result = adapt(lib, progress=self._progress, cancel=self.token, **self.options)
                 outcome = Outcome(result, self.token.cancelled or result.cancelled,
-                                  lib.model_key != key, concepts(lib))
+                                  lib.model_key != key, concepts(lib),
+                                  time.monotonic() - started)
         except Exception as exc:  # noqa: BLE001 - shown in the dialog
             self.failed.emit(exc)
         else:
@@ -124,7 +126,10 @@ class AdaptDialog(QDialog):
         self.runner: QThread | None = None
         self.worker: AdaptWorker | None = None
         self.detailed: list[QWidget] = []  # the result's numbers, behind "Details"
-        self.started_at = 0.0
+        self.started_at = self.moved_at = 0.0
+        self.ticker = QTimer(self, interval=1000)  # the time left counts down between reports
+        self.ticker.timeout.connect(self._show_time_left)
+        self.phase_name = ""
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
         self.intro = _label("Counting photos with your captions and tags…")
@@ -215,11 +220,15 @@ class AdaptDialog(QDialog):
         self._show_running(True)
         self.bar.setRange(0, BAR_STEPS)
         self.bar.setValue(0)
-        self.started_at = time.monotonic()
-        self.budgets = budgets(self.options.get("variants"),  # the run's time budgets
-                               self.options.get("rerank", True),
-                               self.options.get("rerank_budget_s", RERANK_BUDGET_S))
-        self.planned_s = None if None in self.budgets else float(sum(self.budgets))
+        self.started_at = self.moved_at = time.monotonic()
+        found = budgets(self.options.get("variants"),  # the run's time budgets
+                        self.options.get("rerank", True),
+                        self.options.get("rerank_budget_s", RERANK_BUDGET_S))
+        self.budgets = (found[:-1], found[-1]) if self.options.get("rerank", True) \
+            else (found, None)
+        self.planned_s = None if None in found else float(sum(found))
+        self.phase_name = ""
+        self.ticker.start()
         self.phase.setText("Starting… (waits for indexing in progress)")
         self.detail.clear()
         self._fit()
@@ -234,13 +243,23 @@ class AdaptDialog(QDialog):
         if self.worker.token.cancelled:
             return
         fraction = overall(report, self.budgets)
-        self.bar.setValue(max(self.bar.value(), round(BAR_STEPS * fraction)))  # never back
-        left = time_left(self.bar.value() / BAR_STEPS, time.monotonic() - self.started_at,
-                         self.planned_s)
-        self.phase.setText(" · ".join(filter(None, [PHASES.get(report.phase, report.phase
-                                                                .capitalize()), left])))
+        if round(BAR_STEPS * fraction) > self.bar.value():  # never back
+            self.bar.setValue(round(BAR_STEPS * fraction))
+            self.moved_at = time.monotonic()
+        self.phase_name = PHASES.get(report.phase, report.phase.capitalize())
+        self._show_time_left()
         self.detail.setText(progress_text(report))
         self.detail.setToolTip(progress_tip(report))
+
+    def _show_time_left(self) -> None:
+        """The phase and the time left; every second too, as stages such as the
+        re-ranker's choice of weights report nothing for half a minute."""
+        if self.state != "running" or not self.phase_name or self.worker.token.cancelled:
+            return
+        now = time.monotonic()
+        left = time_left(self.bar.value() / BAR_STEPS, now - self.started_at, self.planned_s,
+                         now - self.moved_at)
+        self.phase.setText(" · ".join(filter(None, [self.phase_name, left])))
 
     def _finished(self, outcome: Outcome) -> None:
         self._end("cancelled" if outcome.cancelled else "done")
@@ -281,6 +300,7 @@ class AdaptDialog(QDialog):
 
     def _end(self, state: str) -> None:
         self.state = state
+        self.ticker.stop()
         self.runner.quit()
         self.runner.wait()
         self._show_running(False)
@@ -427,19 +447,20 @@ def outcome_text(outcome: Outcome) -> str:
     if result.kept:
         return (f"Search for your own words got better: {aside}, the right photo now comes "
                 f"first for {after:.0f}, up from {before:.0f}. It took "
-                f"{duration(result.seconds)}; what was learned now shapes every search.")
+                f"{duration(outcome.seconds or result.seconds)}; what was learned now shapes "
+                f"every search.")
     return (f"No gain this time — your search is unchanged ({aside}, the right photo came "
             f"first for {before:.0f} before and {after:.0f} after learning).")
 
 
-def overall(report: AdaptProgress, seconds: list[float | None] | None = None) -> float:
+def overall(report: AdaptProgress, budgets: tuple[list, float | None] | None = None) -> float:
     """How far the whole run is, 0-1, from the phase and the progress inside it. Each
     variant prepares, measures and trains in turn: those phases' shares are split among
     them, so the bar does not reach the end of training with the first (cheap) variant.
-    With ``seconds`` (each variant's time budget, then the reranker's) the variants and the
-    reranker get the bar in proportion to their budgets, by which a run on a CPU ends: by
-    fixed shares it stood at 10 % after 8 s of a 270 s run (nothing to cache), and the time
-    left guessed from that pace said "about 1 min"."""
+    With ``budgets`` (each variant's time budget, and the re-ranker's or None when it does
+    not run) the variants and the re-ranker get the bar in proportion to their budgets, by
+    which a run on a CPU ends: by fixed shares it stood at 10 % after 8 s of a 270 s run
+    (nothing to cache), and at 93 % when the re-ranker's 90 s began."""
     phase = "training" if report.phase == "validating" else report.phase
     start = 0.0
     for name, share in SHARES:
@@ -450,22 +471,23 @@ def overall(report: AdaptProgress, seconds: list[float | None] | None = None) ->
     else:
         return start
     per_variant = sum(share for name, share in SHARES if name in PER_VARIANT)
-    if seconds and None not in seconds and len(seconds) >= report.parts:
-        return _by_budget(phase, report, done / per_variant, seconds)
+    if budgets is not None and None not in budgets[0]:
+        return _by_budget(phase, report, done / per_variant, *budgets)
     if phase not in PER_VARIANT or report.parts <= 1:
         return done
     return per_variant * (report.part + done / per_variant) / report.parts
 
 
 def _by_budget(phase: str, report: AdaptProgress, within_variant: float,
-               seconds: list[float]) -> float:
-    """``overall`` with each variant and the reranker as long as its time budget."""
-    variants, total = seconds[:report.parts], sum(seconds) or 1.0
+               variants: list[float], rerank: float | None) -> float:
+    """``overall`` with each variant and the re-ranker as long as its time budget. (The
+    re-ranker's and re-embedding's reports come after every variant, whatever their part.)"""
+    total = (sum(variants) + (rerank or 0.0)) or 1.0
     if phase in PER_VARIANT:
         part = min(report.part, len(variants) - 1)
         return (sum(variants[:part]) + variants[part] * min(1.0, within_variant)) / total
-    if phase == "reranker" and len(seconds) > report.parts:
-        return (sum(variants) + seconds[report.parts] * min(1.0, _within(report))) / total
+    if phase == "reranker" and rerank:
+        return (sum(variants) + rerank * min(1.0, _within(report))) / total
     return sum(variants) / total  # re-embedding: on top of the budgets
 
 
@@ -477,19 +499,23 @@ def _within(report: AdaptProgress) -> float:
     return report.step / report.steps if report.steps else 0.0
 
 
-def time_left(fraction: float, elapsed_s: float, planned_s: float | None = None) -> str:
-    """"about 4 min left". A run ends by its time budgets (``planned_s``, their sum), so
-    what they leave bounds the guess from the start; once a fifth is done the pace so far
-    may say sooner (a GPU never reaches the budgets). Sooner than that the pace misleads:
-    a variant with no photos to prepare skips a share of its bar at once (after a
-    twentieth the time left said 2 min of 4). Re-embedding comes on top of the budgets:
-    past them only the pace speaks."""
+def time_left(fraction: float, elapsed_s: float, planned_s: float | None = None,
+              still_s: float = 0.0) -> str:
+    """"about 4 min left". A run ends by its time budgets (``planned_s``, their sum) and
+    the bar follows them, so what the budgets of the stages not yet done leave is the time
+    left (less when a stage stops early: validation stalled, or a GPU), less the seconds
+    the bar has stood still (``still_s``: a stage that reports nothing for a while). The
+    pace so far misled: a variant that stops early moves the bar ahead of the clock, and at
+    54 s of a 191 s run it said "about 1 min". Past the budgets (re-embedding) or without
+    them, the pace speaks once a fifth is done."""
     if fraction >= 1:
         return ""
-    guesses = [elapsed_s * (1 - fraction) / fraction] if fraction >= 0.2 else []
-    if planned_s is not None and planned_s > elapsed_s:
-        guesses.append(planned_s - elapsed_s)
-    return f"about {duration(min(guesses))} left" if guesses else ""
+    if planned_s is not None and elapsed_s < planned_s:
+        left = min(planned_s - elapsed_s, max(5.0, planned_s * (1 - fraction) - still_s))
+        return f"about {duration(left)} left"
+    if fraction >= 0.2:
+        return f"about {duration(elapsed_s * (1 - fraction) / fraction)} left"
+    return ""
 
 
 def metric_rows(result: AdaptResult) -> list[list[str]]:
