@@ -4,6 +4,7 @@ bootstrap over validation queries must rule out noise, and no part of the score 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from photofind.adapt.judging import judge, retrieval_metrics, tagged_score
 
@@ -152,3 +153,5 @@ def test_a_fusion_scored_from_its_top_k_equals_the_whole_gallery_sorted_again():
         assert np.allclose(quick["per_item"]["aps"], whole["per_item"]["aps"])
     assert ranking.metrics(np.zeros(top.shape))["R@1"] == \
         retrieval_metrics(similarity, gallery, relevant)["R@1"]
+    with pytest.raises(ValueError, match="first k columns"):  # not the ranking's own top k
+        FusedRanking(similarity, top[:, ::-1][:, :10], gallery, relevant)

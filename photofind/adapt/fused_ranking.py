@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from photofind.adapt.judging import relevant_positions, summarise
+from photofind.adapt.judging import relevant_positions, summary_metrics
 
 
 class FusedRanking:
     """The ranking of ``similarity`` (queries × gallery) with each query's ``top`` columns
-    (queries × k, best first) reordered by a bonus, as the search path fuses them."""
+    (queries × k, best first) reordered by a bonus, as the search path fuses them. ``top``
+    must be the first k columns of ``np.argsort(-similarity, axis=1)`` (checked): the
+    positions below it come from that same sort."""
 
     def __init__(self, similarity: np.ndarray, top: np.ndarray, gallery: list[int],
                  relevant: list[set[int]]):
@@ -33,6 +35,8 @@ class FusedRanking:
         inside = self.hit.sum(1)
         total = np.asarray([len(wanted[i]) for i in self.used])
         below = relevant_positions(similarity[self.used], [wanted[i] for i in self.used])
+        if not np.array_equal(inside, [int((b <= self.k).sum()) for b in below]):
+            raise ValueError("top must be the first k columns of argsort(-similarity)")
         # relevant photos below the top k keep their positions (beyond k): their precision
         # terms depend only on how many relevant photos the top k holds, which no fusion
         # changes
@@ -51,4 +55,4 @@ class FusedRanking:
         precision = np.cumsum(hit, 1) / ranks
         aps = (np.sum(precision * hit, 1) + self.below_ap) / np.maximum(self.total, 1)
         firsts = np.where(hit.any(1), np.argmax(hit, 1) + 1, self.below_first)
-        return summarise(firsts.astype(np.int64), aps.tolist(), self.groups, items=True)
+        return summary_metrics(firsts.astype(np.int64), aps.tolist(), self.groups, items=True)

@@ -143,7 +143,7 @@ def retrieval_metrics(similarity: np.ndarray, gallery: list[int],
     aps = [float(np.mean(np.arange(1, len(p) + 1) / p)) for p in positions]
     per_query = {} if names is None else {names[i]: round(100 * ap, 2)
                                           for i, ap in zip(used, aps)}
-    return summarise(np.asarray([p[0] for p in positions], dtype=np.int64), aps,
+    return summary_metrics(np.asarray([p[0] for p in positions], dtype=np.int64), aps,
                      [str(wanted[i]) for i in used], items, per_query)
 
 
@@ -154,7 +154,7 @@ def relevant_positions(similarity: np.ndarray, wanted: list[list[int]]) -> list[
     return [np.flatnonzero(np.isin(row, want)) + 1 for row, want in zip(order, wanted)]
 
 
-def summarise(firsts: np.ndarray, aps: list[float], groups: list[str], items: bool = False,
+def summary_metrics(firsts: np.ndarray, aps: list[float], groups: list[str], items: bool = False,
               per_query: dict | None = None) -> dict:
     """The metrics of ``retrieval_metrics`` from each query's first relevant position,
     average precision (0-1) and group."""

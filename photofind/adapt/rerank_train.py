@@ -83,6 +83,8 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
         return None
     started = time.monotonic()
     budget = Budget(time_budget_s)
+    if progress:
+        progress(0, epochs, None)  # the stage has begun: its first steps come after the texts
     everyone = neighbour_texts(lib, [data.train, data.val], seed, cancel,
                                None if time_budget_s is None else NEIGHBOUR_SHARE * time_budget_s)
     if everyone is None:
@@ -105,7 +107,8 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
     top = np.argsort(-(vectors @ pool_vectors.T), axis=1)[:, :DEFAULT_TOP_K]
     head = CrossEncoder(pool_vectors.shape[1])
     # choosing encodes each validation query and scores its top 50 with the head
-    per_query = per_text + _head_pace(head, tokens[0], lambda: store.get(pool_ids[top[0]])[0])
+    per_query = max(1e-3, per_text + _head_pace(head, tokens[0],
+                                                 lambda: store.get(pool_ids[top[0]])[0]))
     choice_queries = None if time_budget_s is None else \
         max(MIN_CHOICE_QUERIES, int(CHOICE_SHARE * time_budget_s / per_query))
     reserve = CHOICE_MIN_S + per_query * min(len(_texts(data.val)),
@@ -171,9 +174,9 @@ def _head_pace(head: CrossEncoder, text_tokens, image_tokens) -> float:
     head.train()
     times = []
     for _ in range(3):
-        started = time.monotonic()
+        started = time.perf_counter()
         reranker.scores(*_batch([text_tokens]), image_tokens())
-        times.append(time.monotonic() - started)
+        times.append(time.perf_counter() - started)
     return sorted(times)[1]
 
 

@@ -224,8 +224,8 @@ class AdaptDialog(QDialog):
         found = budgets(self.options.get("variants"),  # the run's time budgets
                         self.options.get("rerank", True),
                         self.options.get("rerank_budget_s", RERANK_BUDGET_S))
-        self.budgets = (found[:-1], found[-1]) if self.options.get("rerank", True) \
-            else (found, None)
+        self.budgets = None if None in found else \
+            (found[:-1], found[-1]) if self.options.get("rerank", True) else (found, None)
         self.planned_s = None if None in found else float(sum(found))
         self.phase_name = ""
         self.ticker.start()
@@ -243,9 +243,11 @@ class AdaptDialog(QDialog):
         if self.worker.token.cancelled:
             return
         fraction = overall(report, self.budgets)
-        if round(BAR_STEPS * fraction) > self.bar.value():  # never back
-            self.bar.setValue(round(BAR_STEPS * fraction))
-            self.moved_at = time.monotonic()
+        now = time.monotonic()
+        if not self.phase_name:  # the clock starts with the run, not with the wait before it
+            self.started_at = now
+        self.bar.setValue(max(self.bar.value(), round(BAR_STEPS * fraction)))  # never back
+        self.moved_at = now  # silence is counted from the last report
         self.phase_name = PHASES.get(report.phase, report.phase.capitalize())
         self._show_time_left()
         self.detail.setText(progress_text(report))
@@ -504,7 +506,7 @@ def time_left(fraction: float, elapsed_s: float, planned_s: float | None = None,
     """"about 4 min left". A run ends by its time budgets (``planned_s``, their sum) and
     the bar follows them, so what the budgets of the stages not yet done leave is the time
     left (less when a stage stops early: validation stalled, or a GPU), less the seconds
-    the bar has stood still (``still_s``: a stage that reports nothing for a while). The
+    since the last report (``still_s``: a stage that reports nothing for a while). The
     pace so far misled: a variant that stops early moves the bar ahead of the clock, and at
     54 s of a 191 s run it said "about 1 min". Past the budgets (re-embedding) or without
     them, the pace speaks once a fifth is done."""

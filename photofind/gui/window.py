@@ -306,7 +306,9 @@ class MainWindow(FolderJobs, WindowDialogs, ModelGate, QMainWindow):
         disk, text read, the first summary): the same question is asked again as far as the
         person has scrolled, so results that did not change stay where they are and new ones
         are added below. (Starting over from the first page reset a listing being scrolled
-        through at every catch-up scan: bench_browse, 20,000 photos.)"""
+        through at every catch-up scan: bench_browse, 20,000 photos.) The cost grows with
+        the rows loaded: all of them are asked for again (at 20,000 photos a listing grown
+        page by page answered each 1,000-row page in 0.03-0.15 s)."""
         if self.backend is None:
             return
         if not self.pending or replace(self._query(), k=self.asked.k) != self.asked:

@@ -49,13 +49,13 @@ class NeighbourTexts:
         library's Adapt to its peak memory."""
         flat = [text for own in texts for text in own]
         ends = np.cumsum([len(own) for own in texts])
-        started, batches, encoded = time.monotonic(), [], 0
+        started, batches, encoded = time.perf_counter(), [], 0
         while encoded < len(flat):
             if cancel is not None and cancel.cancelled:
                 return None
             batches.append(encode_texts(flat[encoded:encoded + batch]))
             encoded += len(batches[-1])
-            if seconds is not None and time.monotonic() - started > seconds:
+            if seconds is not None and time.perf_counter() - started >= seconds:
                 break
         kept = int(np.searchsorted(ends, encoded, side="right"))
         vectors = np.concatenate(batches)[:ends[kept - 1] if kept else 0]
