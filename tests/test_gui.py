@@ -617,6 +617,12 @@ def test_the_adapt_bar_follows_the_time_budgets():
     assert at("training", 1, 10, 10) == (seconds[0] + seconds[1]) / total
     assert at("re-embedding", 1) == at("training", 1, 10, 10)
     assert at("reranker", 1, 1, 3) == (seconds[0] + seconds[1] + seconds[2] / 3) / total
+    from photofind.gui.adapt_dialog import progress_text
+
+    started = AdaptProgress("reranker", 0, 3)  # the re-ranker's stage has begun
+    assert overall(started, (seconds[:2], seconds[2])) == at("re-embedding", 1)
+    assert progress_text(started) == "getting ready" and "round 1 of 3" == \
+        progress_text(AdaptProgress("reranker", 1, 3))
     marks = [at("caching", 0), at("training", 0, 1, 10), at("baseline", 1),
              at("training", 1, 5, 10), at("reranker", 1, 3, 3)]
     assert marks == sorted(marks) and marks[-1] == 1.0

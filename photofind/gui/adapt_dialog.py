@@ -419,8 +419,8 @@ def current_text(state: dict) -> str:
 def progress_text(report: AdaptProgress) -> str:
     """Where inside the phase the run is, in words ("round 2 of 10"); the time left is the
     whole run's, shown beside the phase."""
-    if report.epochs:
-        return f"round {report.epoch} of {report.epochs}"
+    if report.epochs:  # round 0: a stage has begun before its first round (the re-ranker)
+        return f"round {report.epoch} of {report.epochs}" if report.epoch else "getting ready"
     if report.steps:
         return f"{report.step:,} of {report.steps:,}"
     return ""
