@@ -7,8 +7,10 @@ A bounded window of outstanding jobs keeps memory flat for any library size (eac
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -50,7 +52,8 @@ class DecodePool:
             return
         pool, pending = self._pool(), deque()
         for path in raw_paths:
-            pending.append(pool.submit(prepare_photo, path, spec))
+            with signals_held():  # a submit may start a decoder process
+                pending.append(pool.submit(prepare_photo, path, spec))
             if len(pending) >= window:
                 yield pending.popleft().result()
         while pending:
@@ -63,6 +66,29 @@ class DecodePool:
                 executor.shutdown(cancel_futures=True)
             except RuntimeError:  # interrupted while starting: its workers follow_parent()
                 pass
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Ctrl+C and SIGTERM wait while a child process may be starting, then act as usual.
+    Acted on in the middle of a spawn (a KeyboardInterrupt raised inside ``start()``), they
+    cut the child's start-up data short, and the child printed a traceback ("Ran out of
+    input") on the person's terminal (fault sweep: ``index`` stopped by SIGTERM, 1 run in
+    ~20). Only the main thread can hold them; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, lambda n, _frame: caught.append(n))
+                for number in held}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+        if caught:
+            signal.raise_signal(caught[0])  # now acted on by the handler it was meant for
 
 
 PARENT_CHECK_S = 0.5

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 
 from photofind.library.decode import PhotoError
-from photofind.library.pipeline import follow_parent
+from photofind.library.pipeline import follow_parent, signals_held
 from photofind.ocr import MISSING
 
 POLL_S = 0.2  # how often a wait for the reader looks at its cancel check
@@ -73,7 +73,8 @@ class ReaderProcess:
         self._conn, child = context.Pipe()
         self._process = context.Process(target=_serve, args=(os.getpid(), child, threads),
                                         name="photofind-text-reader", daemon=True)
-        self._process.start()
+        with signals_held():
+            self._process.start()
         child.close()
 
     def wait_ready(self, cancelled=lambda: False) -> str | None:
