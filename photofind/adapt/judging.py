@@ -144,7 +144,7 @@ def retrieval_metrics(similarity: np.ndarray, gallery: list[int],
     per_query = {} if names is None else {names[i]: round(100 * ap, 2)
                                           for i, ap in zip(used, aps)}
     return summary_metrics(np.asarray([p[0] for p in positions], dtype=np.int64), aps,
-                     [str(wanted[i]) for i in used], items, per_query)
+                           [str(wanted[i]) for i in used], items, per_query)
 
 
 def relevant_positions(similarity: np.ndarray, wanted: list[list[int]]) -> list[np.ndarray]:
@@ -154,8 +154,8 @@ def relevant_positions(similarity: np.ndarray, wanted: list[list[int]]) -> list[
     return [np.flatnonzero(np.isin(row, want)) + 1 for row, want in zip(order, wanted)]
 
 
-def summary_metrics(firsts: np.ndarray, aps: list[float], groups: list[str], items: bool = False,
-              per_query: dict | None = None) -> dict:
+def summary_metrics(firsts: np.ndarray, aps: list[float], groups: list[str],
+                    items: bool = False, per_query: dict | None = None) -> dict:
     """The metrics of ``retrieval_metrics`` from each query's first relevant position,
     average precision (0-1) and group."""
     per_query = per_query or {}

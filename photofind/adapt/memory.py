@@ -4,9 +4,8 @@ Training steps allocate and free hundreds of MB of activations of varying shapes
 differ in length). glibc keeps freed blocks in its arenas for reuse, and with shapes that
 never quite repeat the process's resident memory only grows: the reranker's head grew it by
 ~1 GB over 16 steps on a 4,000-photo library (bench model). ``malloc_trim`` returns the
-free pages; it walks every arena, which took ~4 ms here (bench model, 4,000 photos)
-against a step of ~0.5 s. Elsewhere than
-glibc (macOS, Windows, musl) it does nothing.
+free pages; it walks every arena, which took ~4 ms here against a step of ~0.5 s.
+Elsewhere than glibc (macOS, Windows, musl) it does nothing.
 """
 
 from __future__ import annotations

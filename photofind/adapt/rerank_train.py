@@ -111,8 +111,9 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
                                                  lambda: store.get(pool_ids[top[0]])[0]))
     choice_queries = None if time_budget_s is None else \
         max(MIN_CHOICE_QUERIES, int(CHOICE_SHARE * time_budget_s / per_query))
-    reserve = CHOICE_MIN_S + per_query * min(len(_texts(data.val)),
-                                             choice_queries or len(_texts(data.val)))
+    validation_texts = len(_texts(data.val))
+    reserve = CHOICE_MIN_S + per_query * min(validation_texts,
+                                             choice_queries or validation_texts)
     examples = []
     for i, name in enumerate(names):  # hard negatives: what the bi-encoder ranks high
         hard = [int(pool_ids[j]) for j in top[i] if int(pool_ids[j]) not in train[name]]

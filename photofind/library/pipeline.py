@@ -39,9 +39,12 @@ class DecodePool:
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context,
-                                                 initializer=follow_parent,
-                                                 initargs=(os.getpid(),))
+            with signals_held():  # every decoder starts here, so no later submit starts one
+                self._executor = ProcessPoolExecutor(self.workers, mp_context=context,
+                                                     initializer=follow_parent,
+                                                     initargs=(os.getpid(),))
+                for _ in range(self.workers):  # the executor starts a process per submit
+                    self._executor.submit(os.getpid)  # while it has fewer than it may
         return self._executor
 
     def prepare(self, raw_paths: Iterable[bytes], spec: PrepSpec,
@@ -52,8 +55,7 @@ class DecodePool:
             return
         pool, pending = self._pool(), deque()
         for path in raw_paths:
-            with signals_held():  # a submit may start a decoder process
-                pending.append(pool.submit(prepare_photo, path, spec))
+            pending.append(pool.submit(prepare_photo, path, spec))
             if len(pending) >= window:
                 yield pending.popleft().result()
         while pending:
