@@ -223,6 +223,28 @@ def test_time_budget_shrinks_the_epochs_and_the_schedule(tmp_path, tiny_model):
     assert unlimited.epochs_run == 6
 
 
+def test_the_best_round_is_chosen_on_half_the_validation_queries(tmp_path, tiny_model):
+    """Each round's score on the choosing half of the validation queries picks the round
+    kept (the other half judges it): the kept one is the first round that scores highest
+    there, or none when no round beats the plain model there."""
+    lib, _ = captioned_library(tmp_path, tiny_model, photos=60, captioned=50)
+    rounds = []
+
+    def progress(p):
+        if p.phase == "validating":
+            rounds.append(p.metrics)
+
+    config = AdaptConfig(text=True, visual=False, epochs=4, batch_size=8, lr=5e-3, patience=9,
+                         gate=False)
+    result = adaptation.adapt(lib, (config,), progress=progress, rerank=False)
+    assert len(rounds) == 4 and len({m["chosen_by"] for m in rounds}) > 1
+    top = max(m["chosen_by"] for m in rounds)
+    if top > result.before["chosen_by"]:
+        assert result.after is next(m for m in rounds if m["chosen_by"] == top)
+    else:
+        assert result.after is result.before and not result.kept
+
+
 def test_trimmed_text_encoding_equals_open_clip(any_model):
     """Queries skip the padding columns (~4× faster on CPU) with the same vectors."""
     from photofind.embed.text import encode_frozen_text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photofind.adapt.judging import judge, retrieval_metrics, tagged_score
+from photofind.adapt.judging import half, halves, judge, retrieval_metrics, tagged_score
 
 
 def metrics(firsts, aps, tags=(), groups=None):
@@ -97,6 +97,47 @@ def test_validation_queries_are_grouped_by_the_photos_they_ask_for():
     found = retrieval_metrics(similarity, [10, 11, 12], [{10}, {10}, {11, 12}], items=True)
     groups = found["per_item"]["groups"]
     assert groups[0] == groups[1] != groups[2]
+
+
+def test_validation_splits_in_two_halves_that_keep_a_photos_queries_together():
+    groups = [f"photo {i // 5}" for i in range(500)]  # 100 photos, 5 captions each
+    choose, judged = halves(groups, seed=3, salt="choose a round")
+    assert sorted([*choose, *judged]) == list(range(500)) and 200 <= len(choose) <= 300
+    assert not {groups[i] for i in choose} & {groups[i] for i in judged}
+    assert np.array_equal(choose, halves(groups, seed=3, salt="choose a round")[0])
+    assert not np.array_equal(choose, halves(groups, seed=4, salt="choose a round")[0])
+    one = halves(["photo 0"] * 5, seed=3, salt="s")  # nothing to split: both are everything
+    assert one[0].tolist() == one[1].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_a_round_better_only_where_it_was_chosen_is_not_kept():
+    """The adapter's best round is chosen on one half of the validation queries and judged
+    on the other: a gain that exists only on the choosing half (the best of 10 rounds
+    flatters itself there) is rejected, though judged on all queries it passes."""
+    rng = np.random.default_rng(5)
+    groups = [f"photo {i // 5}" for i in range(600)]
+    firsts = rng.integers(1, 30, 600)
+    before = metrics(firsts, 1 / firsts, groups=groups)
+    choose = np.zeros(600, bool)
+    choose[halves(groups, 0, "choose a round")[0]] = True
+    lucky = np.where(choose & (rng.random(600) < 0.5), 1, firsts)
+    after = metrics(lucky, 1 / lucky, groups=groups)
+    assert half(after, "choose", 0)["score"] > half(before, "choose", 0)["score"] + 10
+    assert judge(before, after).kept
+    judged = judge(half(before, "judge", 0), half(after, "judge", 0))
+    assert not judged.kept and judged.gain == 0
+    whole = half(before, "judge", 0)
+    assert whole["queries"] == len(halves(groups, 0, "choose a round")[1])
+    assert whole["R@1"] == round(100 * float(np.mean(firsts[~choose] <= 1)), 2)
+
+
+def test_half_of_a_tagged_validation_splits_its_tagged_photos_too():
+    hits = [True] * 10 + [False] * 10
+    found = metrics([1, 2, 3, 4], [1, 0.5, 0.3, 0.25], tags=hits, groups=list("abcd"))
+    choose, judged = half(found, "choose", 1), half(found, "judge", 1)
+    assert len(choose["per_item"]["tags"]) + len(judged["per_item"]["tags"]) == 20
+    assert choose["queries"] + judged["queries"] == 4
+    assert judged["score"] == tagged_score(judged, judged["tag_accuracy"])
 
 
 def test_a_later_variant_replaces_a_kept_one_only_when_clearly_better():

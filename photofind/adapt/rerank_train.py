@@ -15,7 +15,7 @@ from photofind.adapt.budget import Budget
 from photofind.adapt.cross_encoder import CrossEncoder, nce_loss, numpy_head
 from photofind.adapt.data import QUERY_TEMPLATE, AdaptationData
 from photofind.adapt.fused_ranking import FusedRanking
-from photofind.adapt.judging import judge, validation_gallery
+from photofind.adapt.judging import halves, judge, validation_gallery
 from photofind.adapt.memory import give_back
 from photofind.search.neighbours import (
     K_CHOICES,
@@ -225,7 +225,8 @@ def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
     # Chosen on half the validation photos, judged on the other half: the best of ~100
     # weight choices judged on the data that chose it flattered itself (captioned Flickr8k,
     # seed 0: kept by the gate, then -0.4 R@5 and -2.1 R@10 on held-out captions).
-    choose_rows, judge_rows = _halves([frozenset(queries[name]) for name in names], seed)
+    choose_rows, judge_rows = halves([frozenset(queries[name]) for name in names], seed,
+                                     "choose weights")
     rankings = {}
     for part, rows in (("choose", choose_rows), ("judge", judge_rows)):
         rankings[part] = (FusedRanking(similarity[rows], top[rows], ids.tolist(),
@@ -252,19 +253,6 @@ def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
         return {m: v for m, v in metrics.items() if m not in ("per_item", "per_query")}
 
     return {**best, "before": plain(before), "after": plain(after), "verdict": verdict.reason}
-
-
-def _halves(groups: list[frozenset], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Validation queries split in two by the photos they ask for (a photo's captions stay
-    together), seeded; with fewer than two groups both halves are all of them."""
-    distinct = sorted(set(groups), key=sorted)
-    if len(distinct) < 2:
-        every = np.arange(len(groups))
-        return every, every
-    random.Random(f"choose weights {seed}").shuffle(distinct)
-    first = set(distinct[: len(distinct) // 2])
-    inside = np.asarray([g in first for g in groups])
-    return np.flatnonzero(inside), np.flatnonzero(~inside)
 
 
 def _neighbour_votes(known: NeighbourTexts, queries: np.ndarray, ids: np.ndarray,

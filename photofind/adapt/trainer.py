@@ -27,6 +27,7 @@ from photofind.adapt.concepts import select_concepts
 from photofind.adapt.data import QUERY_TEMPLATE, TAG_TEMPLATES, AdaptationData
 from photofind.adapt.judging import (
     Verdict,
+    half,
     judge,
     negative_pool,
     retrieval_metrics,
@@ -176,6 +177,11 @@ class PromptTrainer:
         self._cache_fronts(train_ids + self.gallery + self.negative_pool)
         validating = time.monotonic()
         before = self.evaluate(baseline=True)
+        # A round is chosen on half the validation queries and judged on the other half:
+        # the best of up to 10 rounds judged on the queries that chose it flattered itself
+        # (captioned Flickr8k, seeds 1 and 2: kept by the gate, then 1 and 3 queries of
+        # 1,500 below zero-shot at R@1 on held-out captions).
+        before["chosen_by"] = half(before, "choose", config.seed)["score"]
         before_items = before.pop("per_item")
         baseline_s = time.monotonic() - validating
         self.progress(AdaptProgress("baseline", metrics=before))
@@ -241,6 +247,7 @@ class PromptTrainer:
                                                 budget.capped(np.mean(step_times[-20:]) * left)))
                 validating = time.monotonic()
                 metrics = self.evaluate()
+                choosing = metrics["chosen_by"] = half(metrics, "choose", config.seed)["score"]
                 items = metrics.pop("per_item")
                 validation_s = time.monotonic() - validating
                 state["history"].append({"epoch": epoch + 1, **metrics})
@@ -249,7 +256,7 @@ class PromptTrainer:
                 fits = budget.epochs_that_fit(epoch + 1, time.monotonic() - epoch_started)
                 if fits is not None:  # the schedule follows the epochs that fit
                     state["planned"] = max(epoch + 1, min(state["planned"], fits))
-                if metrics["score"] > state["best"]["score"]:
+                if choosing > state["best"]["chosen_by"]:
                     state["best"], state["stale"] = metrics, 0
                     state["best_items"] = items
                     state["best_state"] = copy.deepcopy(self.adaptation.state_dict())
@@ -267,8 +274,9 @@ class PromptTrainer:
             verdict = Verdict(False, 0.0, 0.0, "no round scored above the plain model on "
                                                "held-back photos")
         else:
-            verdict = judge({**before, "per_item": before_items},
-                            {**state["best"], "per_item": state["best_items"]}, config.seed)
+            verdict = judge(half({**before, "per_item": before_items}, "judge", config.seed),
+                            half({**state["best"], "per_item": state["best_items"]}, "judge",
+                                 config.seed), config.seed)
         kept = state["best_state"] is not None and not cancelled and \
             (verdict.kept or not config.gate)
         if kept:

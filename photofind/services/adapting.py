@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from photofind.adapt.data import build_data, usable_counts
-from photofind.adapt.judging import judge
+from photofind.adapt.judging import half, judge
 from photofind.adapt.prompts import is_vit
 from photofind.adapt.report import AdaptProgress, AdaptResult
 from photofind.adapt.store import Adaptation, AdaptConfig
@@ -201,13 +201,15 @@ def _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s) -> Ad
 
 def clearly_better(kept: AdaptResult, challenger: AdaptResult, seed: int = 0) -> bool:
     """Whether a later variant should replace one already kept: by the same gate that let
-    the first replace the plain model, on the same validation queries. A higher score alone
+    the first replace the plain model, on the same half of the validation queries (the half
+    that chose neither's best round). A higher score alone
     let a handful of tag queries pick text prompts over the adapter (tagged bench library,
     made-up names, seed 1: 67.7 held-out mAP against the adapter's 75.9)."""
     if kept.items is None or challenger.items is None:
         return challenger.after["score"] > kept.after["score"]
-    return judge({**kept.after, "per_item": kept.items},
-                 {**challenger.after, "per_item": challenger.items}, seed).kept
+    return judge(half({**kept.after, "per_item": kept.items}, "judge", seed),
+                 half({**challenger.after, "per_item": challenger.items}, "judge", seed),
+                 seed).kept
 
 
 def teach_reranker(lib, data, workdir: Path, seed: int, progress=None, cancel=None,
