@@ -53,6 +53,8 @@ def main() -> None:
                     "--distractors", str(SHARED / "flickr8k/images"), "--names", NAMES],
                    args.tagged_variants)}
     for protocol, (inputs, variants) in protocols.items():
+        if not variants:  # e.g. --captioned-variants "": only the tagged protocol
+            continue
         parts = []
         for name, chosen, epochs, min_steps in (
                 ("main", variants, args.epochs, "200"),

@@ -131,13 +131,26 @@ def test_a_round_better_only_where_it_was_chosen_is_not_kept():
     assert whole["R@1"] == round(100 * float(np.mean(firsts[~choose] <= 1)), 2)
 
 
-def test_half_of_a_tagged_validation_splits_its_tagged_photos_too():
+def test_a_split_validation_splits_its_tagged_photos_too():
+    rng = np.random.default_rng(6)
+    firsts = rng.integers(1, 30, 200)
     hits = [True] * 10 + [False] * 10
-    found = metrics([1, 2, 3, 4], [1, 0.5, 0.3, 0.25], tags=hits, groups=list("abcd"))
+    found = metrics(firsts, 1 / firsts, tags=hits, groups=[i // 2 for i in range(200)])
     choose, judged = half(found, "choose", 1), half(found, "judge", 1)
     assert len(choose["per_item"]["tags"]) + len(judged["per_item"]["tags"]) == 20
-    assert choose["queries"] + judged["queries"] == 4
+    assert choose["queries"] + judged["queries"] == 200
     assert judged["score"] == tagged_score(judged, judged["tag_accuracy"])
+
+
+def test_a_few_tag_queries_are_not_split():
+    """A tagged library validates on a handful of tag queries and tagged photos: halved,
+    the gate could not see a +14-point gain through them, so both halves are all of it."""
+    hits = [True] * 10 + [False] * 20
+    found = metrics([1, 2, 3, 40, 9], [1, 0.5, 0.3, 0.01, 0.1], tags=hits, groups=list("abcde"))
+    for part in ("choose", "judge"):
+        whole = half(found, part, 2)
+        assert whole["queries"] == 5 and len(whole["per_item"]["tags"]) == 30
+        assert whole["score"] == pytest.approx(found["score"], abs=0.01)
 
 
 def test_a_later_variant_replaces_a_kept_one_only_when_clearly_better():

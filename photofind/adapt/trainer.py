@@ -177,10 +177,10 @@ class PromptTrainer:
         self._cache_fronts(train_ids + self.gallery + self.negative_pool)
         validating = time.monotonic()
         before = self.evaluate(baseline=True)
-        # A round is chosen on half the validation queries and judged on the other half:
-        # the best of up to 10 rounds judged on the queries that chose it flattered itself
-        # (captioned Flickr8k, seeds 1 and 2: kept by the gate, then 1 and 3 queries of
-        # 1,500 below zero-shot at R@1 on held-out captions).
+        # A round is chosen on half the validation queries and judged on the other half
+        # (when there are enough to halve, see ``halves``): the best of up to 10 rounds
+        # judged on the queries that chose it flattered itself (captioned Flickr8k, seeds
+        # 1 and 2: kept by the gate, then 1 and 3 queries of 1,500 below zero-shot at R@1).
         before["chosen_by"] = half(before, "choose", config.seed)["score"]
         before_items = before.pop("per_item")
         baseline_s = time.monotonic() - validating
