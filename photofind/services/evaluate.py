@@ -141,14 +141,16 @@ def _strip(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if k != "per_query"}
 
 
-def _rankings(lib: PhotoLibrary, queries: list[str]) -> np.ndarray:
-    """Every photo ranked for every query by the live HNSW index (photo ids, best first);
-    through the app's search path (top 50 re-ranked) when a reranker is active."""
+def rankings(lib: PhotoLibrary, queries: list[str]) -> np.ndarray:
+    """Every photo ranked for every query by the live HNSW index (photo ids, best first),
+    in the direction the app searches (a tag's name joined by its photos' look); through the
+    app's search path (top 50 re-ranked) when a reranker is active."""
     size = len(lib.vectors)
     everyone = np.fromiter(sorted(lib.vectors.ids), dtype=np.int64)
     every_vector = lib.vectors.vectors(everyone)
     rows = []
     for query, vector in zip(queries, lib.embedder.encode_texts(queries)):
+        vector = lib.engine.with_examples(query, vector)  # as search: a tag's photos' look
         if lib.reranker is not None and lib.reranker.active:
             row = [r.photo.id for r in lib.search(query, k=size, hybrid=False)]
         else:
@@ -189,7 +191,7 @@ def caption_ranks(lib: PhotoLibrary, folder: Path, table: dict[str, list[str]],
     """For every caption of every held-out photo, that photo's rank (1 = first)."""
     queries = [(c, folder / p) for p in held_out for c in table[p]]
     ids = {str(folder / p): lib.catalog.photo_by_path(folder / p).id for p in held_out}
-    ranked = _rankings(lib, [q for q, _ in queries])
+    ranked = rankings(lib, [q for q, _ in queries])
     return np.array([int(np.flatnonzero(row == ids[str(path)])[0]) + 1
                      for row, (_, path) in zip(ranked, queries)])
 
@@ -262,7 +264,7 @@ def _tag_metrics(lib, folder, table, owned, names) -> dict:
     out = {}
     for style, template in (("word", "{}"), ("template", QUERY_TEMPLATE)):
         queries = [template.format(names.get(kind, kind)) for kind in kinds]
-        ranked = _rankings(lib, queries)
+        ranked = rankings(lib, queries)
         aps, aps_clean, p10 = [], [], []
         for kind, row in zip(kinds, ranked):
             relevant = {ids[p] for p, t in table.items() if t == kind} - tagged_ids

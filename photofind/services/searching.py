@@ -13,6 +13,7 @@ import numpy as np
 
 from photofind.library.catalog import PhotoRow
 from photofind.library.decode import PhotoError, open_photo, to_model_array
+from photofind.search import examples
 from photofind.search import terms as query_terms
 from photofind.search.filters import SearchFilters
 from photofind.search.hybrid import DEFAULT_TOP_K, fts_query, fuse
@@ -91,13 +92,19 @@ class SearchEngine(Service):
             query = self.image_vector(image) if image is not None else \
                 self._combine(terms) if combined else \
                 self.embedder.encode_texts([text.strip()])[0]
+        # a tag's name also searches for the look of its photos; the scores shown stay
+        # the words' own cosines (relevance is calibrated on text against photo)
+        direction = query if image is not None or combined else self.with_examples(text, query)
         use_text = hybrid and has_text and image is None
         pool = max(k, 100) if use_text else k
         if reranker is not None:
             pool = max(pool, DEFAULT_TOP_K)
-        hits = self.vectors.search(query, pool, allowed.__contains__ if allowed is not None
+        hits = self.vectors.search(direction, pool, allowed.__contains__ if allowed is not None
                                    else None)
         cosine, cross = dict(hits), {}
+        if direction is not query and hits:  # shown: the words' cosines; order: the hits'
+            ids = list(cosine)
+            cosine = dict(zip(ids, (self.vectors.vectors(ids) @ query).tolist()))
         if reranker is not None and hits:
             top = hits[:DEFAULT_TOP_K]
             reordered = rerank_hits(top, reranker.bonus(
@@ -136,6 +143,18 @@ class SearchEngine(Service):
             found = {result.photo.id: result for result in results}
             results = [found[pid] for pid in self.catalog.in_order(found, order)]
         return self._mark_offline(results)
+
+    def with_examples(self, text: str, query: np.ndarray) -> np.ndarray:
+        """``query`` (the encoding of ``text``), joined by the look of the photos carrying
+        the tag ``text`` names, if at least ``examples.MIN_EXAMPLES`` do."""
+        name = examples.tag_name(text)
+        ids = self.catalog.tagged_ids(name, examples.MAX_EXAMPLES) if name else []
+        if len(ids) >= examples.MIN_EXAMPLES:  # most queries name no tag: no id set copied
+            live = self.vectors.ids
+            ids = [pid for pid in ids if pid in live]
+        if len(ids) < examples.MIN_EXAMPLES:
+            return query
+        return examples.with_examples(query, self.vectors.vectors(np.asarray(ids)))
 
     def _combine(self, terms: list[query_terms.Term]) -> np.ndarray:
         """The direction of a combined query: its weighted terms summed (negative ones

@@ -1,0 +1,93 @@
+"""A query that names a tag also looks like the photos carrying it (search/examples.py):
+real JPEGs, tags read from real XMP sidecars, a real index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance
+from test_hybrid_search import XMP
+
+from photofind.search.examples import MIN_EXAMPLES, tag_name, with_examples
+
+from conftest import write_photo
+
+
+def look_alikes(folder, stem: str, index: int, count: int) -> list:
+    """``count`` JPEGs of one scene: the same generated photo, each a little brighter or
+    darker and shifted by a few pixels, as a burst of shots of one thing."""
+    base = write_photo(folder / f"{stem}-base.jpg", index)
+    scene = Image.open(base).convert("RGB")
+    base.unlink()
+    photos = []
+    for i in range(count):
+        shot = ImageEnhance.Brightness(scene).enhance(0.9 + 0.04 * i)
+        shot = shot.crop((3 * i, 2 * i, 480 + 3 * i, 360 + 2 * i))
+        photos.append(folder / f"{stem}-{i}.jpg")
+        shot.save(photos[-1], "JPEG", quality=88)
+    return photos
+
+
+def tag(photo, name: str) -> None:
+    photo.with_suffix(".xmp").write_text(XMP.format(tag=name, caption=""), encoding="utf-8")
+
+
+@pytest.fixture
+def burst_library(library, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    dog = look_alikes(folder, "dog", 3, 6)
+    beach = look_alikes(folder, "beach", 1, 6)
+    for i in range(10, 18):
+        write_photo(folder / f"other-{i}.jpg", i)
+    for photo in dog[:3]:
+        tag(photo, "Biscuit")
+    tag(beach[0], "Rex")  # one photo: too few to say what "Rex" looks like
+    library.index([folder])
+    return library, dog, beach
+
+
+def ranked(library, vector, k):
+    return [pid for pid, _ in library.vectors.search(vector, k)]
+
+
+def test_a_tag_query_finds_untagged_look_alikes_of_its_photos(burst_library):
+    library, dog, _ = burst_library
+    ids = {library.catalog.photo_by_path(p).id for p in dog}
+    words = library.embedder.encode_texts(["Biscuit"])[0]
+    assert set(ranked(library, words, 6)) != ids  # the words alone do not find them
+    found = library.search("Biscuit", k=6, hybrid=False)
+    assert {r.photo.id for r in found} == ids  # the 3 tagged and their 3 untagged look-alikes
+    assert [r.photo.id for r in library.search("a photo of  biscuit", k=6, hybrid=False)] \
+        == [r.photo.id for r in found]  # any case, the evaluation's template too
+    for result in found:  # shown: the words' own cosine, as for any text query
+        assert result.score == pytest.approx(float(library.vectors.vector(result.photo.id) @ words),
+                                             abs=1e-5)
+    assert [r.relevance for r in found] == sorted((r.relevance for r in found), reverse=True)
+
+
+def test_queries_naming_no_tag_or_a_one_photo_tag_search_by_their_words(burst_library):
+    library, _, _ = burst_library
+    for query in ("Biscuit on the beach", "Rex", "a dog"):
+        words = library.embedder.encode_texts([query])[0]
+        assert library.engine.with_examples(query, words) is words
+        assert [r.photo.id for r in library.search(query, k=10, hybrid=False)] == \
+            ranked(library, words, 10)
+
+
+def test_the_evaluation_ranks_a_tag_query_as_search_does(burst_library):
+    from photofind.services.evaluate import rankings
+
+    library, dog, _ = burst_library
+    top = rankings(library, ["Biscuit"])[0][:6].tolist()
+    assert top == [r.photo.id for r in library.search("Biscuit", k=6, hybrid=False)]
+
+
+def test_examples_weigh_as_much_as_the_words():
+    words = np.array([3.0, 0.0, 0.0], dtype=np.float32)
+    photos = np.array([[0.0, 2.0, 0.0], [0.0, 0.0, 2.0]], dtype=np.float32)
+    both = with_examples(words, photos)
+    look = np.sqrt(0.5)  # the photos' mean, as a unit vector: (0, √½, √½)
+    assert both == pytest.approx(np.array([1, look, look]) / np.sqrt(2))
+    assert tag_name("  A photo of   Biscuit ") == "Biscuit" and tag_name(" ") is None
+    assert MIN_EXAMPLES >= 2
