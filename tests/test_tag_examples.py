@@ -8,21 +8,23 @@ import pytest
 from PIL import Image, ImageEnhance
 from test_hybrid_search import XMP
 
-from photofind.search.examples import MIN_EXAMPLES, tag_name, with_examples
+from photofind.search.examples import Examples, spread, tag_name
 
 from conftest import write_photo
 
 
 def look_alikes(folder, stem: str, index: int, count: int) -> list:
     """``count`` JPEGs of one scene: the same generated photo, each a little brighter or
-    darker and shifted by a few pixels, as a burst of shots of one thing."""
+    darker and shifted by a few pixels at random, as a burst of shots of one thing."""
     base = write_photo(folder / f"{stem}-base.jpg", index)
     scene = Image.open(base).convert("RGB")
     base.unlink()
+    rng = np.random.default_rng(index)
     photos = []
     for i in range(count):
-        shot = ImageEnhance.Brightness(scene).enhance(0.9 + 0.04 * i)
-        shot = shot.crop((3 * i, 2 * i, 480 + 3 * i, 360 + 2 * i))
+        shot = ImageEnhance.Brightness(scene).enhance(float(rng.uniform(0.92, 1.08)))
+        x, y = (int(v) for v in rng.integers(0, 12, 2))
+        shot = shot.crop((x, y, 480 + x, 360 + y))
         photos.append(folder / f"{stem}-{i}.jpg")
         shot.save(photos[-1], "JPEG", quality=88)
     return photos
@@ -58,12 +60,24 @@ def test_a_tag_query_finds_untagged_look_alikes_of_its_photos(burst_library):
     assert set(ranked(library, words, 6)) != ids  # the words alone do not find them
     found = library.search("Biscuit", k=6, hybrid=False)
     assert {r.photo.id for r in found} == ids  # the 3 tagged and their 3 untagged look-alikes
-    assert [r.photo.id for r in library.search("a photo of  biscuit", k=6, hybrid=False)] \
-        == [r.photo.id for r in found]  # any case, the evaluation's template too
+    assert {r.photo.id for r in library.search("a photo of  biscuit", k=6, hybrid=False)} \
+        == ids  # any case, the evaluation's template too
     for result in found:  # shown: the words' own cosine, as for any text query
         assert result.score == pytest.approx(float(library.vectors.vector(result.photo.id) @ words),
                                              abs=1e-5)
-    assert [r.relevance for r in found] == sorted((r.relevance for r in found), reverse=True)
+    with_words = library.search("Biscuit", k=6)  # the tagged ones by their tag, then the rest
+    assert {r.photo.id for r in with_words} == ids
+    assert [r.text_match for r in with_words] == [True] * 3 + [False] * 3
+
+
+def test_look_alikes_pass_a_minimum_score_as_matching_words_do(burst_library):
+    library, dog, _ = burst_library
+    ids = {library.catalog.photo_by_path(p).id for p in dog}
+    words = library.embedder.encode_texts(["Biscuit"])[0]
+    high = max(float(library.vectors.vector(i) @ words) for i in ids) + 0.01
+    newest = library.search("Biscuit", k=20, min_score=high, order="newest", hybrid=False)
+    assert ids <= {r.photo.id for r in newest}  # none of them reaches it by its words
+    assert all(r.score >= high for r in newest if r.photo.id not in ids)
 
 
 def test_queries_naming_no_tag_or_a_one_photo_tag_search_by_their_words(burst_library):
@@ -85,9 +99,13 @@ def test_the_evaluation_ranks_a_tag_query_as_search_does(burst_library):
 
 def test_examples_weigh_as_much_as_the_words():
     words = np.array([3.0, 0.0, 0.0], dtype=np.float32)
-    photos = np.array([[0.0, 2.0, 0.0], [0.0, 0.0, 2.0]], dtype=np.float32)
-    both = with_examples(words, photos)
-    look = np.sqrt(0.5)  # the photos' mean, as a unit vector: (0, √½, √½)
-    assert both == pytest.approx(np.array([1, look, look]) / np.sqrt(2))
+    half = np.sqrt(0.5)
+    photos = np.array([[0, 1, 0], [0, 0, 1], [0, half, half]], dtype=np.float32)
+    look = Examples.of(photos)  # their mean, as a unit vector: (0, √½, √½)
+    assert look.direction(words) == pytest.approx(np.array([1, half, half]) / np.sqrt(2))
+    # the least typical examples, (0, 1, 0) and (0, 0, 1), are 67.5° from the others' look
+    assert look.floor == pytest.approx(np.cos(np.radians(67.5)), abs=1e-6)
+    assert look.alike(np.array([[0, half, half], [0.6, 0.8, 0], [1, 0, 0]])).tolist() == \
+        [True, True, False]
     assert tag_name("  A photo of   Biscuit ") == "Biscuit" and tag_name(" ") is None
-    assert MIN_EXAMPLES >= 2
+    assert spread(list(range(10)), 3) == [0, 4, 8]  # across the tag's photos, not its first

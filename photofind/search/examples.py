@@ -18,10 +18,12 @@ overfit a library. The mean of the photos did within 0.8 of the best per-photo s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 MIN_EXAMPLES = 2  # a tag on one photo is a note about it, not yet a kind of photo
-MAX_EXAMPLES = 500  # the mean of 500 is as good as of 20,000, and read in ~1 ms
+MAX_EXAMPLES = 500  # spread over the tag's photos: their mean is as good as of all
 TEMPLATE = "a photo of "
 
 
@@ -34,12 +36,39 @@ def tag_name(query: str) -> str | None:
     return text or None
 
 
-def with_examples(query: np.ndarray, examples: np.ndarray) -> np.ndarray:
-    """The direction to search: the query's unit vector plus the unit mean of the example
-    photos' vectors, renormalised."""
-    text = np.asarray(query, dtype=np.float32)
-    text = text / max(float(np.linalg.norm(text)), 1e-12)
-    look = np.asarray(examples, dtype=np.float32).mean(axis=0)
-    look = look / max(float(np.linalg.norm(look)), 1e-12)
-    both = text + look
-    return (both / max(float(np.linalg.norm(both)), 1e-12)).astype(np.float32)
+@dataclass(frozen=True)
+class Examples:
+    """The look of a tag's photos: their unit mean, and how close the least typical of them
+    is to the look of the others (an untagged photo of the kind is like one more tagged
+    photo left out, so a photo at least that close looks like them)."""
+
+    look: np.ndarray
+    floor: float
+
+    @classmethod
+    def of(cls, vectors: np.ndarray) -> Examples:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        others = vectors.sum(axis=0)[None] - vectors  # each photo's "the others" (sum)
+        closeness = (vectors * others).sum(axis=1) / np.maximum(
+            np.linalg.norm(others, axis=1), 1e-12)
+        return cls(_unit(vectors.mean(axis=0)), float(closeness.min()))
+
+    def direction(self, query: np.ndarray) -> np.ndarray:
+        """The query's unit vector plus the examples' look, renormalised."""
+        return _unit(_unit(np.asarray(query, dtype=np.float32)) + self.look)
+
+    def alike(self, vectors: np.ndarray) -> np.ndarray:
+        """Which of these photos look like the examples (as close to their look as the
+        least typical example)."""
+        return np.asarray(vectors, dtype=np.float32) @ self.look >= self.floor
+
+
+def spread(ids: list[int], most: int = MAX_EXAMPLES) -> list[int]:
+    """At most ``most`` of ``ids``, evenly spread (not the first ones: a tag used for
+    years would be judged by its oldest photos)."""
+    step = max(1, -(-len(ids) // most))
+    return ids[::step][:most]
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)

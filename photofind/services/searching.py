@@ -1,7 +1,8 @@
-"""Answer a query: a text or an example photo through the vector index, fused with caption,
-tag and text-in-photo matches (a quoted phrase must be in one of them), re-scored by a trained reranker, narrowed by filters; or, with filters
-alone, the matching photos newest first. Either can be put in another order: by date taken
-or file name (the catalog's ``ORDERS``)."""
+"""Answer a query: a text (with the look of the photos carrying a tag it names) or an example
+photo through the vector index, fused with caption, tag and text-in-photo matches (a quoted
+phrase must be in one of them), re-scored by a trained reranker, narrowed by filters; or,
+with filters alone, the matching photos newest first. Either can be put in another order: by
+date taken or file name (the catalog's ``ORDERS``)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ class SearchEngine(Service):
                filters: SearchFilters | None = None, hybrid: bool = True,
                rerank: bool = True, order: str | None = None) -> list[SearchResult]:
         """Text or image query → top-k photos, best first. Text queries also match captions
-        and tags (fused by rank) unless ``hybrid`` is off; a trained reranker re-scores the
+        and tags (fused by rank) unless ``hybrid`` is off, and a query that is a tag's name
+        also searches for the look of the tag's photos; a trained reranker re-scores the
         top 50 unless ``rerank`` is off; filters narrow any query, and with no query list
         the matching photos newest first. An ``order`` ("newest", "oldest", "name") shows
         the top-k in that order instead: the ranking picks the photos, not their order."""
@@ -92,19 +94,24 @@ class SearchEngine(Service):
             query = self.image_vector(image) if image is not None else \
                 self._combine(terms) if combined else \
                 self.embedder.encode_texts([text.strip()])[0]
-        # a tag's name also searches for the look of its photos; the scores shown stay
-        # the words' own cosines (relevance is calibrated on text against photo)
-        direction = query if image is not None or combined else self.with_examples(text, query)
+        # a tag's name also searches for the look of its photos (search/examples.py)
+        look = None if image is not None or combined else self.tag_examples(text)
+        direction = query if look is None else look.direction(query)
         use_text = hybrid and has_text and image is None
         pool = max(k, 100) if use_text else k
         if reranker is not None:
             pool = max(pool, DEFAULT_TOP_K)
         hits = self.vectors.search(direction, pool, allowed.__contains__ if allowed is not None
                                    else None)
-        cosine, cross = dict(hits), {}
-        if direction is not query and hits:  # shown: the words' cosines; order: the hits'
+        cosine, cross, alike = dict(hits), {}, set()
+        if look is not None and hits:
+            # shown (and relevance, calibrated on words against photos): the words' own
+            # cosines; the order, and what the reranker adds to, stay the hits'. Photos
+            # that look like the tag's pass min_score as words that match do.
             ids = list(cosine)
-            cosine = dict(zip(ids, (self.vectors.vectors(ids) @ query).tolist()))
+            found = self.vectors.vectors(ids)
+            cosine = dict(zip(ids, (found @ query).tolist()))
+            alike = {pid for pid, yes in zip(ids, look.alike(found).tolist()) if yes}
         if reranker is not None and hits:
             top = hits[:DEFAULT_TOP_K]
             reordered = rerank_hits(top, reranker.bonus(
@@ -127,7 +134,8 @@ class SearchEngine(Service):
         results = []
         for photo_id in ranked:
             if min_score is not None and cosine[photo_id] < min_score and \
-                    photo_id not in matched and photo_id not in holding:
+                    photo_id not in matched and photo_id not in holding and \
+                    photo_id not in alike:
                 continue
             row = self.catalog.photo(photo_id)
             if row is not None:
@@ -144,17 +152,23 @@ class SearchEngine(Service):
             results = [found[pid] for pid in self.catalog.in_order(found, order)]
         return self._mark_offline(results)
 
-    def with_examples(self, text: str, query: np.ndarray) -> np.ndarray:
-        """``query`` (the encoding of ``text``), joined by the look of the photos carrying
-        the tag ``text`` names, if at least ``examples.MIN_EXAMPLES`` do."""
+    def tag_examples(self, text: str) -> examples.Examples | None:
+        """The look of the photos carrying the tag (or person) ``text`` names, when at
+        least ``examples.MIN_EXAMPLES`` indexed photos do."""
         name = examples.tag_name(text)
-        ids = self.catalog.tagged_ids(name, examples.MAX_EXAMPLES) if name else []
+        ids = self.catalog.tagged_ids(name) if name else []
         if len(ids) >= examples.MIN_EXAMPLES:  # most queries name no tag: no id set copied
             live = self.vectors.ids
             ids = [pid for pid in ids if pid in live]
         if len(ids) < examples.MIN_EXAMPLES:
-            return query
-        return examples.with_examples(query, self.vectors.vectors(np.asarray(ids)))
+            return None
+        return examples.Examples.of(self.vectors.vectors(examples.spread(ids)))
+
+    def with_examples(self, text: str, query: np.ndarray) -> np.ndarray:
+        """The direction a plain text query searches in: ``query`` (the encoding of
+        ``text``), joined by the look of the photos carrying the tag ``text`` names."""
+        look = self.tag_examples(text)
+        return query if look is None else look.direction(query)
 
     def _combine(self, terms: list[query_terms.Term]) -> np.ndarray:
         """The direction of a combined query: its weighted terms summed (negative ones

@@ -76,13 +76,14 @@ class TextsTable:
                            "GROUP BY text COLLATE NOCASE ORDER BY text COLLATE NOCASE")
         return [text for text, in rows]
 
-    def tagged_ids(self, name: str, limit: int) -> list[int]:
-        """Up to ``limit`` readable photos carrying the tag or person ``name`` (any case),
-        lowest id first: one look-up in the ``texts_tag`` index, not a scan of the photos."""
+    def tagged_ids(self, name: str) -> list[int]:
+        """Readable photos carrying the tag or person ``name`` (case-insensitive as SQLite's
+        NOCASE: ASCII letters), lowest id first: a look-up in the ``texts_tag`` index, not a
+        scan of the photos."""
         return [pid for pid, in self._query(
             "SELECT DISTINCT t.photo_id FROM texts t JOIN photos p ON p.id = t.photo_id "
             "WHERE t.kind IN ('tag','person') AND t.text = ? COLLATE NOCASE "
-            "AND p.error IS NULL ORDER BY t.photo_id LIMIT ?", (name, limit))]
+            "AND p.error IS NULL ORDER BY t.photo_id", (name,))]
 
     def text_matches(self, fts_query: str, limit: int) -> list[tuple[int, float]]:
         """(photo_id, bm25) best first; a photo's best-matching text counts."""
