@@ -297,6 +297,21 @@ def add_texts(window: MainWindow, texts: dict[Path, list[tuple[str, str]]]) -> N
     window.refresh_status()
 
 
+def test_a_tag_query_says_it_also_found_look_alikes(qtbot, make_window, tmp_path):
+    window = make_window()
+    photos = make_photos(tmp_path / "photos", 10)
+    indexed(qtbot, window, tmp_path / "photos", 10)
+    add_texts(window, {photos[0]: [("tag", "Biscuit")], photos[1]: [("tag", "Biscuit")],
+                       photos[2]: [("tag", "Rex")]})
+    qtbot.keyClicks(window.search, "Biscuit")
+    qtbot.waitUntil(lambda: "“Biscuit”" in window.header.text(), timeout=WAIT_MS)
+    assert "with photos that look like the 2 you tagged" in window.header.text()
+    window.search.clear()
+    qtbot.keyClicks(window.search, "Rex")  # on one photo: no look to go by
+    qtbot.waitUntil(lambda: "“Rex”" in window.header.text(), timeout=WAIT_MS)
+    assert "you tagged" not in window.header.text()
+
+
 def test_an_older_library_summary_never_overwrites_a_newer_one(qtbot, make_window, tmp_path,
                                                                monkeypatch):
     """Summaries are read on two pool threads, so replies can arrive out of order (this made

@@ -9,6 +9,7 @@ from PIL import Image, ImageEnhance
 from test_hybrid_search import XMP
 
 from photofind.search.examples import Examples, spread, tag_name
+from photofind.search.relevance import WORDS_MATCH
 
 from conftest import write_photo
 
@@ -78,6 +79,7 @@ def test_look_alikes_pass_a_minimum_score_as_matching_words_do(burst_library):
     newest = library.search("Biscuit", k=20, min_score=high, order="newest", hybrid=False)
     assert ids <= {r.photo.id for r in newest}  # none of them reaches it by its words
     assert all(r.score >= high for r in newest if r.photo.id not in ids)
+    assert all(r.relevance >= WORDS_MATCH for r in newest if r.photo.id in ids)
 
 
 def test_queries_naming_no_tag_or_a_one_photo_tag_search_by_their_words(burst_library):

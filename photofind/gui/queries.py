@@ -126,8 +126,9 @@ def short_query(text: str) -> str:
     return " ".join(parts)
 
 
-def results_header(query: Query, count: int, more: bool = False) -> str:
-    """The line above the grid (HTML): what was asked, where, and how many answered."""
+def results_header(query: Query, count: int, more: bool = False, tag_photos: int = 0) -> str:
+    """The line above the grid (HTML): what was asked, where, and how many answered; for a
+    tag's name, that photos looking like the ``tag_photos`` tagged ones were found too."""
     where = f" in {html.escape(os.path.basename(query.folder))}" if query.folder else ""
     filtered = html.escape(describe_filters(query.filters))
     where += f" · {filtered}" if filtered else ""
@@ -146,6 +147,8 @@ def results_header(query: Query, count: int, more: bool = False) -> str:
     else:
         words = html.escape(short_query(query.text))
         text = f"{matches} for <b>“{words}”</b>{where}{order or ', best first'}"
+        if tag_photos:
+            text += f", with photos that look like the {tag_photos:,} you tagged"
     if more:  # a next page exists
         text += " · more as you scroll"
     return text

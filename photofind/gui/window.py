@@ -84,6 +84,7 @@ class MainWindow(FolderJobs, WindowDialogs, ModelGate, QMainWindow):
         self.asked = Query()
         self.extending = False  # a next page of the results is on its way
         self.has_more = False  # the last answer had more than a page
+        self.tag_photos = 0  # the last query named a tag: photos like its photos were found
         self.folder: str | None = None
         self.sort_order: str | None = None  # View › Sort by (a key of SORT_ORDERS)
         self.live_states: dict[str, str] = {}
@@ -405,6 +406,7 @@ class MainWindow(FolderJobs, WindowDialogs, ModelGate, QMainWindow):
         if serial != self.pending:
             return  # an older search finished after a newer one was asked for
         self.has_more = len(hits) > self.asked.k  # one more than a page was asked for
+        self.tag_photos = getattr(hits, "tag_photos", 0)  # a searched query's Results say
         hits = hits[:self.asked.k]
         if self.extending:  # the next page: added below, nothing else moves
             self.extending = False
@@ -432,7 +434,8 @@ class MainWindow(FolderJobs, WindowDialogs, ModelGate, QMainWindow):
             self.header.setText(html.escape(str(exc)))
 
     def _update_header(self, hits: list) -> None:
-        self.header.setText(results_header(self.asked, len(hits), self.has_more))
+        self.header.setText(results_header(self.asked, len(hits), self.has_more,
+                                           self.tag_photos))
 
     def _update_empty_text(self) -> None:
         if not self.photo_count and self.queued_paths:

@@ -44,14 +44,16 @@ class Examples:
 
     look: np.ndarray
     floor: float
+    count: int  # photos carrying the tag (the look is of up to MAX_EXAMPLES of them)
 
     @classmethod
-    def of(cls, vectors: np.ndarray) -> Examples:
+    def of(cls, vectors: np.ndarray, count: int | None = None) -> Examples:
         vectors = np.asarray(vectors, dtype=np.float32)
         others = vectors.sum(axis=0)[None] - vectors  # each photo's "the others" (sum)
         closeness = (vectors * others).sum(axis=1) / np.maximum(
             np.linalg.norm(others, axis=1), 1e-12)
-        return cls(_unit(vectors.mean(axis=0)), float(closeness.min()))
+        return cls(_unit(vectors.mean(axis=0)), float(closeness.min()),
+                   len(vectors) if count is None else count)
 
     def direction(self, query: np.ndarray) -> np.ndarray:
         """The query's unit vector plus the examples' look, renormalised."""

@@ -46,6 +46,16 @@ class SearchResult:
                 "offline": self.offline, **row}
 
 
+class Results(list):
+    """Search results, best first, and how many photos carry the tag the query named, whose
+    look it also searched for (``tag_photos``; 0: none), so a face can say why photos
+    without those words were found."""
+
+    def __init__(self, results=(), tag_photos: int = 0):
+        super().__init__(results)
+        self.tag_photos = tag_photos
+
+
 def _words(terms: list[query_terms.Term], positive: bool) -> str:
     """The words of a query's positive (or negative) text terms, for caption matching."""
     return " ".join(t.text for t in terms if t.text is not None and (t.weight > 0) == positive)
@@ -61,7 +71,8 @@ class SearchEngine(Service):
         also searches for the look of the tag's photos; a trained reranker re-scores the
         top 50 unless ``rerank`` is off; filters narrow any query, and with no query list
         the matching photos newest first. An ``order`` ("newest", "oldest", "name") shows
-        the top-k in that order instead: the ranking picks the photos, not their order."""
+        the top-k in that order instead: the ranking picks the photos, not their order.
+        A searched query answers ``Results`` (a list that also says ``tag_photos``)."""
         filters = filters or SearchFilters()
         has_text = bool(text and text.strip())
         if image is None and not has_text:
@@ -144,13 +155,14 @@ class SearchEngine(Service):
                                             cross.get(photo_id)))
             if len(results) == k:
                 break
-        for result, shown in zip(results, relevances([r.score for r in results],
-                                                      [r.text_match for r in results])):
+        # a photo that looks like a named tag's photos shows at least what matching words do
+        vouched = [r.text_match or r.photo.id in alike for r in results]
+        for result, shown in zip(results, relevances([r.score for r in results], vouched)):
             result.relevance = shown
         if order is not None:  # relevance stays that of each photo's rank among the matches
             found = {result.photo.id: result for result in results}
             results = [found[pid] for pid in self.catalog.in_order(found, order)]
-        return self._mark_offline(results)
+        return Results(self._mark_offline(results), look.count if look is not None else 0)
 
     def tag_examples(self, text: str) -> examples.Examples | None:
         """The look of the photos carrying the tag (or person) ``text`` names, when at
@@ -162,7 +174,7 @@ class SearchEngine(Service):
             ids = [pid for pid in ids if pid in live]
         if len(ids) < examples.MIN_EXAMPLES:
             return None
-        return examples.Examples.of(self.vectors.vectors(examples.spread(ids)))
+        return examples.Examples.of(self.vectors.vectors(examples.spread(ids)), len(ids))
 
     def with_examples(self, text: str, query: np.ndarray) -> np.ndarray:
         """The direction a plain text query searches in: ``query`` (the encoding of
