@@ -4,7 +4,7 @@
     python3 benchmarks/bench_startup.py --data-dir D --index FOLDER --model M --pretrained W
 
 Each run is a fresh process that enters the app the way ``photofind`` does
-(``photofind.cli.main(["--data-dir", D])``: splash, window, the library opened, the model
+(``photofind.launch.main(["--data-dir", D])``: splash, window, the library opened, the model
 loaded by the search thread). A timer inside it waits for the main window to be shown, then
 types the query into the search box as a person would the moment the window appears, and
 records when its results reach the window. Times are from just before the process was
@@ -60,7 +60,7 @@ def probe():
 
 QTimer.singleShot(0, probe)
 QTimer.singleShot(120_000, app.quit)
-from photofind.cli import main
+from photofind.launch import main
 main(["--data-dir", os.environ["BENCH_DATA"]])
 print(json.dumps(marks))
 """
