@@ -18,6 +18,7 @@ from torch import nn
 
 from photofind.adapt.prompts import ImageAdapter, TextPrompt, VisualPrompt
 from photofind.library.files import file_facts
+from photofind.search.examples import tag_name
 
 
 @dataclass
@@ -175,8 +176,8 @@ class Adaptation(nn.Module):
 
 
 def _bare(text: str) -> str:
-    text = " ".join(text.casefold().split())
-    return text[len("a photo of "):] if text.startswith("a photo of ") else text
+    """The concept name a query may be, case-folded: the tag a search query names."""
+    return (tag_name(text) or "").casefold()
 
 
 def _device(model: nn.Module) -> torch.device:
