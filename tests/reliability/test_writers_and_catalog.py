@@ -14,6 +14,7 @@ import pytest
 from photofind.index.hnsw import stamp_path
 from photofind.library.catalog import Catalog, backups
 from photofind.services.library import PhotoLibrary
+from photofind.services.writer import WriterLock
 
 import probes
 from conftest import make_photos
@@ -38,6 +39,10 @@ def catalog_ids(data_dir) -> set[int]:
 
 def test_two_writers_take_turns_and_every_photo_stays_findable(tmp_path, tiny_model,
                                                                onnx_cache):
+    """Two `photofind index` processes started while a third writer (this test) holds the
+    library: both say who holds it and wait, then take turns, and the index file ends up
+    with every photo of both. (Starting the second while the first was under way raced: on
+    a fast machine the first was done before the second had imported photofind.)"""
     make_photos(tmp_path / "big", 300)
     make_photos(tmp_path / "small", 40, start=300)
     data, env = tmp_path / "data", cli_env(onnx_cache)
@@ -46,21 +51,47 @@ def test_two_writers_take_turns_and_every_photo_stays_findable(tmp_path, tiny_mo
     assert first.returncode == 0, first.stderr
     command = [sys.executable, "-m", "photofind", "--data-dir", str(data), "--workers", "1",
                "index"]
-    one = subprocess.Popen([*command, str(tmp_path / "big")], env=env, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert wait_for(lambda: photos_saved(data) > 1, 60)  # the first writer is under way
-    two = subprocess.run([*command, str(tmp_path / "small")], env=env, text=True,
-                         capture_output=True, timeout=300)
-    out_one, err_one = one.communicate(timeout=300)
-    assert one.returncode == 0 and two.returncode == 0, (err_one, two.stderr)
-    assert "Traceback" not in err_one + two.stderr
-    assert f"another photofind is updating this library (pid {one.pid}: indexing); waiting" \
-        in two.stderr
+    waiting = f"another photofind is updating this library (pid {os.getpid()}: probing); waiting"
+    writers = []
+    with WriterLock(data).hold("probing"):
+        for folder in ("big", "small"):
+            err = tmp_path / f"{folder}.err"
+            with err.open("w") as sink:
+                writers.append((subprocess.Popen([*command, str(tmp_path / folder)], env=env,
+                                                 text=True, stdout=subprocess.PIPE,
+                                                 stderr=sink), err))
+            assert wait_for(lambda e=err: waiting in e.read_text(), 60), err.read_text()
+        assert photos_saved(data) == 1  # neither wrote while the library was held
+    for writer, err in writers:
+        writer.communicate(timeout=300)
+        assert writer.returncode == 0, err.read_text()
+        assert "Traceback" not in err.read_text()
     # before: the last writer's index file lacked the other's photos (29 of 272 in a probe)
     assert index_file_ids(data) == catalog_ids(data) and len(catalog_ids(data)) == 340
     lib = PhotoLibrary(data, workers=0)
     assert len(lib.search("a photo", k=400)) == 340
     lib.close()
+
+
+def test_an_open_library_takes_in_what_another_process_indexed(tmp_path, tiny_model,
+                                                               onnx_cache):
+    """The app open (its search index in memory) while `photofind index` runs in a terminal:
+    the app's next write job starts from the other's photos too, so the index file it saves
+    drops none of them and its own searches find them."""
+    for folder, start in (("app", 0), ("terminal", 20), ("later", 40)):
+        make_photos(tmp_path / folder, 20, start=start)
+    data = tmp_path / "data"
+    app = PhotoLibrary(data, model=tiny_model, workers=1)
+    try:
+        app.index([tmp_path / "app"])
+        assert len(app.search("a photo", k=100)) == 20  # the app's index is in memory
+        done = cli(data, "index", str(tmp_path / "terminal"), env=cli_env(onnx_cache))
+        assert done.returncode == 0, done.stderr
+        app.index([tmp_path / "later"])
+        assert index_file_ids(data) == catalog_ids(data) and len(catalog_ids(data)) == 60
+        assert len(app.search("a photo", k=100)) == 60
+    finally:
+        app.close()
 
 
 def test_a_damaged_catalog_is_restored_from_its_backup(tmp_path, tiny_model, onnx_cache):
