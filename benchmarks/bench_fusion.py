@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+import synthetic_catalog
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -59,20 +59,9 @@ def main() -> None:
         config, weights = write_tiny_model(Path(tmp) / "model")
         lib = PhotoLibrary(Path(tmp) / "data", workers=0,
                            model=ModelSpec("tiny-vit", str(weights), str(config)))
-        key, dim = lib.model_key, lib.embedder.dim
-        vectors = np.random.default_rng(0).normal(size=(args.photos, dim)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        start = time.monotonic()
-        with lib.catalog.transaction() as db:
-            for i in range(args.photos):
-                raw = f"/photos/{i // 1000:03d}/photo-{i:06d}.jpg".encode()
-                photo_id = lib.catalog.save_photo(db, None, raw, {
-                    "size": 1, "mtime": 0.0, "content_hash": f"{i:032x}", "width": 1,
-                    "height": 1, "error": None})
-                lib.catalog.set_embedding(db, photo_id, key, vectors[i])
-                caption = " ".join(rng.sample(WORDS, 6))
-                lib.catalog.add_texts(db, photo_id, [TextItem("caption", caption, "bench", "")])
-        built = time.monotonic() - start
+        built = synthetic_catalog.fill(
+            lib, synthetic_catalog.unit_vectors(args.photos, lib.embedder.dim),
+            lambda i: [TextItem("caption", " ".join(rng.sample(WORDS, 6)), "bench", "")])
         index = lib.vectors  # built from the catalog's stored vectors
         queries = [" ".join(rng.sample(WORDS, 2)) for _ in range(args.queries)]
         fts, per_match, once, hybrid, plain, matched = [], [], [], [], [], []

@@ -91,12 +91,59 @@ def test_queries_naming_no_tag_or_a_one_photo_tag_search_by_their_words(burst_li
             ranked(library, words, 10)
 
 
+def test_a_tag_is_told_apart_from_photos_with_other_tags_and_the_rest(burst_library):
+    library, dog, beach = burst_library
+    rex = library.catalog.photo_by_path(beach[0]).id
+    biscuit = sorted(library.catalog.photo_by_path(p).id for p in dog[:3])
+    everyone = sorted(library.vectors.ids)
+    assert library.catalog.tagged_among(everyone) == sorted([rex, *biscuit])
+    assert library.catalog.tagged_among([i for i in everyone if i not in biscuit]) == [rex]
+    examples = library.engine.tag_examples("Biscuit")
+    assert examples.count == 3 and examples.sign is not None
+    assert len(examples.others) == len(library.vectors) - 3  # all the others: < 500
+
+
 def test_the_evaluation_ranks_a_tag_query_as_search_does(burst_library):
     from photofind.services.evaluate import rankings
 
     library, dog, _ = burst_library
     top = rankings(library, ["Biscuit"])[0][:6].tolist()
     assert top == [r.photo.id for r in library.search("Biscuit", k=6, hybrid=False)]
+
+
+def test_a_tags_sign_is_what_sets_its_photos_apart_not_what_all_photos_share():
+    """Every photo here leans on y (as photos of a library share a look); the tagged ones
+    also on x. Their mean look ranks a photo by its y; their sign by its x."""
+    rng = np.random.default_rng(0)
+    tagged = np.array([0.7, 0.7, 0.0]) + rng.normal(0, 0.05, (20, 3))
+    others = np.array([0.0, 0.7, 0.0]) + rng.normal(0, 0.3, (200, 3)) * [0.2, 1, 1]
+    on_x, on_y = np.array([[0.6, 0.0, 0.8]]), np.array([[0.3, 0.95, 0.8]])
+    words = np.array([0.0, 0.0, 1.0])  # words that favour neither (same z)
+    mean_only = Examples.of(tagged)
+    assert mean_only.sign is None
+    assert on_y @ mean_only.direction(words) > on_x @ mean_only.direction(words)
+    told_apart = Examples.of(tagged, others=others)
+    assert told_apart.sign[0] > 0.9  # along x
+    assert on_x @ told_apart.direction(words) > on_y @ told_apart.direction(words)
+    # photos that cannot be told from the others: no sign, the mean look as before
+    same = Examples.of(tagged[:3], others=tagged[:3])
+    assert same.sign is None
+    assert same.direction(words) == pytest.approx(Examples.of(tagged[:3]).direction(words))
+
+
+def test_words_and_sign_mix_in_units_of_their_spread():
+    """The direction is words/σ_words + 4·sign/σ_sign (σ: spread of each part's scores over
+    the other photos), so a model with a narrower cosine range mixes them the same way."""
+    rng = np.random.default_rng(1)
+    tagged = rng.normal(0, 1, (30, 8)) + [2, 0, 0, 0, 0, 0, 0, 0]
+    others = rng.normal(0, 1, (300, 8))
+    examples = Examples.of(tagged, others=others)
+    words = rng.normal(0, 1, 8)
+    words /= np.linalg.norm(words)
+    (a, b), *_ = np.linalg.lstsq(np.stack([words, examples.sign], axis=1),
+                                 examples.direction(words), rcond=None)
+    assert b / a == pytest.approx(4.0 * np.std(others @ words) / np.std(others @ examples.sign),
+                                  rel=1e-3)
 
 
 def test_examples_weigh_as_much_as_the_words():

@@ -165,16 +165,27 @@ class SearchEngine(Service):
         return Results(self._mark_offline(results), look.count if look is not None else 0)
 
     def tag_examples(self, text: str) -> examples.Examples | None:
-        """The look of the photos carrying the tag (or person) ``text`` names, when at
-        least ``examples.MIN_EXAMPLES`` indexed photos do."""
+        """The look and sign of the photos carrying the tag (or person) ``text`` names, when
+        at least ``examples.MIN_EXAMPLES`` indexed photos do; told apart from photos with
+        other tags and from the rest, both drawn from a spread sample of the library."""
         name = examples.tag_name(text)
         ids = self.catalog.tagged_ids(name) if name else []
-        if len(ids) >= examples.MIN_EXAMPLES:  # most queries name no tag: no id set copied
-            live = self.vectors.ids
-            ids = [pid for pid in ids if pid in live]
+        if len(ids) < examples.MIN_EXAMPLES:  # most queries name no tag: no id set copied
+            return None
+        live = self.vectors.ids
+        ids = [pid for pid in ids if pid in live]
         if len(ids) < examples.MIN_EXAMPLES:
             return None
-        return examples.Examples.of(self.vectors.vectors(examples.spread(ids)), len(ids))
+        sample = examples.spread(sorted(live - set(ids)), examples.SAMPLE)
+        others = sorted(set(examples.spread(self.catalog.tagged_among(sample),
+                                            examples.MAX_OTHERS)) |
+                        set(examples.spread(sample, examples.MAX_OTHERS)))
+        # from the catalog: hnswlib hands out 512-d vectors at ~40 µs each, SQLite at ~7
+        return examples.Examples.of(self._stored(examples.spread(ids)), len(ids),
+                                    self._stored(others) if others else None)
+
+    def _stored(self, ids: list[int]) -> np.ndarray:
+        return self.catalog.embeddings(self.model_key, ids)[1]
 
     def with_examples(self, text: str, query: np.ndarray) -> np.ndarray:
         """The direction a plain text query searches in: ``query`` (the encoding of

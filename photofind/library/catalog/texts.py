@@ -85,6 +85,18 @@ class TextsTable:
             "WHERE t.kind IN ('tag','person') AND t.text = ? COLLATE NOCASE "
             "AND p.error IS NULL ORDER BY t.photo_id", (name,))]
 
+    def tagged_among(self, ids: list[int]) -> list[int]:
+        """Which of ``ids`` carry some tag or person, lowest id first: a look-up per photo
+        in the ``texts_photo`` index. (Asking for every photo with another tag than one
+        scanned all of a library's tags: 0.55 s at 100k photos.)"""
+        found: set[int] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            found.update(pid for pid, in self._query(
+                f"SELECT DISTINCT photo_id FROM texts WHERE photo_id IN "
+                f"({','.join('?' * len(chunk))}) AND +kind IN ('tag','person')", chunk))
+        return sorted(found)
+
     def text_matches(self, fts_query: str, limit: int) -> list[tuple[int, float]]:
         """(photo_id, bm25) best first; a photo's best-matching text counts."""
         return self._query(
