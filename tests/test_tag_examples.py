@@ -131,6 +131,21 @@ def test_a_tags_sign_is_what_sets_its_photos_apart_not_what_all_photos_share():
     assert same.direction(words) == pytest.approx(Examples.of(tagged[:3]).direction(words))
 
 
+def test_the_fewer_the_examples_the_less_the_sign_trusts_their_spread():
+    """The photos vary a lot along x and little along y; the tagged ones sit a step off
+    along both. From many examples the sign leans on y (the step is rare there); from three,
+    whose spread says little, it stays near the plain step from the others to them."""
+    rng = np.random.default_rng(2)
+    spread_xy = np.array([1.0, 0.1, 0.1, 0.1])
+    others = rng.normal(0, 1, (400, 4)) * spread_xy
+    step = np.array([0.5, 0.5, 0.0, 0.0])
+    many = Examples.of(rng.normal(0, 1, (200, 4)) * spread_xy + step, others=others).sign
+    few = Examples.of(rng.normal(0, 1, (3, 4)) * spread_xy + step, others=others).sign
+    assert abs(many[1]) > 0.9  # along y
+    plain_step = step / np.linalg.norm(step)
+    assert float(few @ plain_step) > 0.9 > float(many @ plain_step)
+
+
 def test_words_and_sign_mix_in_units_of_their_spread():
     """The direction is words/σ_words + 4·sign/σ_sign (σ: spread of each part's scores over
     the other photos), so a model with a narrower cosine range mixes them the same way."""
