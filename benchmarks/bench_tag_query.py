@@ -91,7 +91,7 @@ def main() -> None:
             start = time.perf_counter()
             chosen = sorted(set(examples.spread(other, examples.MAX_OTHERS)) |
                             set(examples.spread(sample, examples.MAX_OTHERS)))
-            tagged, others = (lib.catalog.embeddings(lib.model_key, examples.spread(ids))[1],
+            tagged, others = (lib.vectors.vectors(examples.spread(ids)),
                               lib.catalog.embeddings(lib.model_key, chosen)[1])
             parts["vectors"].append(time.perf_counter() - start)
             start = time.perf_counter()

@@ -103,6 +103,17 @@ def test_a_tag_is_told_apart_from_photos_with_other_tags_and_the_rest(burst_libr
     assert len(examples.others) == len(library.vectors) - 3  # all the others: < 500
 
 
+def test_without_stored_vectors_to_tell_it_apart_a_tag_searches_by_its_look(burst_library):
+    """Another process reset the model: the catalog has no vectors of the current model for
+    the other photos while the index still serves. The tag's look still finds its photos."""
+    library, dog, _ = burst_library
+    ids = {library.catalog.photo_by_path(p).id for p in dog}
+    library.catalog.drop_model(library.model_key)
+    examples = library.engine.tag_examples("Biscuit")
+    assert examples.count == 3 and examples.sign is None
+    assert {r.photo.id for r in library.search("Biscuit", k=6, hybrid=False)} == ids
+
+
 def test_the_evaluation_ranks_a_tag_query_as_search_does(burst_library):
     from photofind.services.evaluate import rankings
 

@@ -62,6 +62,8 @@ class Examples:
     def of(cls, vectors: np.ndarray, count: int | None = None,
            others: np.ndarray | None = None) -> Examples:
         vectors = np.asarray(vectors, dtype=np.float32)
+        if len(vectors) < MIN_EXAMPLES:
+            raise ValueError(f"a tag's look needs at least {MIN_EXAMPLES} photos")
         summed = vectors.sum(axis=0)[None] - vectors  # each photo's "the others" (sum)
         closeness = (vectors * summed).sum(axis=1) / np.maximum(
             np.linalg.norm(summed, axis=1), 1e-12)

@@ -143,14 +143,14 @@ def _strip(metrics: dict) -> dict:
 
 def rankings(lib: PhotoLibrary, queries: list[str]) -> np.ndarray:
     """Every photo ranked for every query by the live HNSW index (photo ids, best first),
-    in the direction the app searches (a tag's name joined by its photos' look); through the
+    in the direction the app searches (a tag's name joined by its photos' sign); through the
     app's search path (top 50 re-ranked) when a reranker is active."""
     size = len(lib.vectors)
     everyone = np.fromiter(sorted(lib.vectors.ids), dtype=np.int64)
     every_vector = lib.vectors.vectors(everyone)
     rows = []
     for query, vector in zip(queries, lib.embedder.encode_texts(queries)):
-        vector = lib.engine.with_examples(query, vector)  # as search: a tag's photos' look
+        vector = lib.engine.with_examples(query, vector)  # as search: a tag's sign
         if lib.reranker is not None and lib.reranker.active:
             row = [r.photo.id for r in lib.search(query, k=size, hybrid=False)]
         else:

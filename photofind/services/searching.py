@@ -1,4 +1,4 @@
-"""Answer a query: a text (with the look of the photos carrying a tag it names) or an example
+"""Answer a query: a text (with the sign of the photos carrying a tag it names) or an example
 photo through the vector index, fused with caption, tag and text-in-photo matches (a quoted
 phrase must be in one of them), re-scored by a trained reranker, narrowed by filters; or,
 with filters alone, the matching photos newest first. Either can be put in another order: by
@@ -105,7 +105,8 @@ class SearchEngine(Service):
             query = self.image_vector(image) if image is not None else \
                 self._combine(terms) if combined else \
                 self.embedder.encode_texts([text.strip()])[0]
-        # a tag's name also searches for the look of its photos (search/examples.py)
+        # a tag's name also searches along its photos' sign (search/examples.py); which
+        # hits look like them is judged by their mean look
         look = None if image is not None or combined else self.tag_examples(text)
         direction = query if look is None else look.direction(query)
         use_text = hybrid and has_text and image is None
@@ -180,16 +181,17 @@ class SearchEngine(Service):
         others = sorted(set(examples.spread(self.catalog.tagged_among(sample),
                                             examples.MAX_OTHERS)) |
                         set(examples.spread(sample, examples.MAX_OTHERS)))
-        # from the catalog: hnswlib hands out 512-d vectors at ~40 µs each, SQLite at ~7
-        return examples.Examples.of(self._stored(examples.spread(ids)), len(ids),
-                                    self._stored(others) if others else None)
-
-    def _stored(self, ids: list[int]) -> np.ndarray:
-        return self.catalog.embeddings(self.model_key, ids)[1]
+        # the tagged photos from the index, as ``alike`` later judges the hits from it; the
+        # ~1,000 others from the catalog (hnswlib hands out 512-d vectors at ~40 µs each,
+        # SQLite at ~7), which may have fewer (a model reset by another process): then the
+        # look alone serves
+        stored = self.catalog.embeddings(self.model_key, others)[1] if others else None
+        return examples.Examples.of(self.vectors.vectors(examples.spread(ids)), len(ids),
+                                    stored if stored is not None and len(stored) else None)
 
     def with_examples(self, text: str, query: np.ndarray) -> np.ndarray:
         """The direction a plain text query searches in: ``query`` (the encoding of
-        ``text``), joined by the look of the photos carrying the tag ``text`` names."""
+        ``text``), joined by the sign of the photos carrying the tag ``text`` names."""
         look = self.tag_examples(text)
         return query if look is None else look.direction(query)
 

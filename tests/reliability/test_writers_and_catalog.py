@@ -58,7 +58,7 @@ def test_two_writers_take_turns_and_every_photo_stays_findable(tmp_path, tiny_mo
             err = tmp_path / f"{folder}.err"
             with err.open("w") as sink:
                 writers.append((subprocess.Popen([*command, str(tmp_path / folder)], env=env,
-                                                 text=True, stdout=subprocess.PIPE,
+                                                 text=True, stdout=subprocess.DEVNULL,
                                                  stderr=sink), err))
             assert wait_for(lambda e=err: waiting in e.read_text(), 60), err.read_text()
         assert photos_saved(data) == 1  # neither wrote while the library was held
