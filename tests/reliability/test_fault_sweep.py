@@ -44,8 +44,10 @@ def test_no_process_outlives_a_killed_command(tmp_path, tiny_model, onnx_cache, 
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         # under way: the decoder process (and the resource tracker) run, batches are saved
+        # (> 1: the export run above saved one photo already)
         assert wait_for(lambda: len(group_members(process.pid)) >= 3 and
-                        photos_saved(data) > 0, 60), group_members(process.pid)
+                        photos_saved(data) > 1, 60), group_members(process.pid)
+        assert process.poll() is None  # still at work when killed, or nothing was tested
         os.kill(process.pid, sig)
         process.wait(30)
         assert wait_for(lambda: not group_members(process.pid), 5), group_members(process.pid)
