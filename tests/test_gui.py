@@ -741,8 +741,12 @@ def test_personal_concepts_are_listed_in_words_and_an_unticked_one_is_dropped(
     qtbot.mouseClick(dialog.words.apply, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.words.note.text() == "Stopped using: Biscuit.",
                     timeout=WAIT_MS)
-    left = [c.text() for c in dialog.words.findChildren(QCheckBox) if c.isVisible()]
-    assert len(left) == 1 and left[0].startswith("Pemberton — ")
+
+    def left() -> list[str]:  # a new checkbox shows once Qt gets to it (a queued show)
+        return [c.text() for c in dialog.words.findChildren(QCheckBox) if c.isVisible()]
+
+    qtbot.waitUntil(lambda: len(left()) == 1, timeout=WAIT_MS)
+    assert left()[0].startswith("Pemberton — ")
     lib = window.backend.lib
     assert [c["name"] for c in adapting.concepts(lib)] == ["Pemberton"]
     saved = artefacts.locate(lib, artefacts.ADAPTATION, lib.embedder.base_key)

@@ -618,8 +618,9 @@ class ConceptList(QWidget):
         """Show these concepts, all ticked; the whole list hides when there are none, but
         a note about what was just stopped stays readable."""
         box = self.boxes.layout()
-        for check in self.checks.values():
+        for check in self.checks.values():  # hidden now: deleted only once Qt gets to it
             box.removeWidget(check)
+            check.hide()
             check.deleteLater()
         self.checks = {}
         for row in found:
