@@ -236,13 +236,16 @@ class Indexer(Service):
         rows = [slot[p.prepared.content_hash] for p in batch]
         vectors = encoded[rows]
         ids = []
+        # the library's lock is not taken inside the catalog's: a search holds the library's
+        # while it asks the catalog (the reranker's record), and the two waited on each other
+        key, store = self.model_key, self.tokens if tokens is not None else None
         with self.catalog.transaction() as db:
             for pending, vector in zip(batch, vectors):
                 photo_id = self._save(db, pending.root_id, pending.prepared)
-                self.catalog.set_embedding(db, photo_id, self.model_key, vector)
+                self.catalog.set_embedding(db, photo_id, key, vector)
                 ids.append(photo_id)
-            if tokens is not None:  # before the commit: a full disk here keeps the batch out
-                self.tokens.put(ids, tokens[rows])
+            if store is not None:  # before the commit: a full disk here keeps the batch out
+                store.put(ids, tokens[rows])
         self.vectors.add(ids, vectors)
         report.encoded += len(firsts)
         for pending in batch:
