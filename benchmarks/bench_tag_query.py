@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import synthetic_catalog
 
 HERE = Path(__file__).resolve().parent
@@ -98,6 +99,9 @@ def main() -> None:
             made = examples.Examples.of(tagged, len(ids), others)
             parts["discriminant"].append(time.perf_counter() - start)
             assert made.sign is not None
+            # the parts above retrace SearchEngine.tag_examples: the same sign, or the
+            # parts' times describe some other computation
+            assert np.allclose(made.sign, lib.engine.tag_examples(query).sign, atol=1e-5)
             start = time.perf_counter()
             found = lib.search(query, k=20)
             tag_search.append(time.perf_counter() - start)

@@ -48,8 +48,8 @@ class SearchResult:
 
 class Results(list):
     """Search results, best first, and how many photos carry the tag the query named, whose
-    look it also searched for (``tag_photos``; 0: none), so a face can say why photos
-    without those words were found."""
+    photos' sign it also searched along (``tag_photos``; 0: none), so a face can say why
+    photos without those words were found."""
 
     def __init__(self, results=(), tag_photos: int = 0):
         super().__init__(results)
@@ -68,7 +68,7 @@ class SearchEngine(Service):
                rerank: bool = True, order: str | None = None) -> list[SearchResult]:
         """Text or image query → top-k photos, best first. Text queries also match captions
         and tags (fused by rank) unless ``hybrid`` is off, and a query that is a tag's name
-        also searches for the look of the tag's photos; a trained reranker re-scores the
+        also searches along the sign of the tag's photos; a trained reranker re-scores the
         top 50 unless ``rerank`` is off; filters narrow any query, and with no query list
         the matching photos newest first. An ``order`` ("newest", "oldest", "name") shows
         the top-k in that order instead: the ranking picks the photos, not their order.
@@ -107,8 +107,8 @@ class SearchEngine(Service):
                 self.embedder.encode_texts([text.strip()])[0]
         # a tag's name also searches along its photos' sign (search/examples.py); which
         # hits look like them is judged by their mean look
-        look = None if image is not None or combined else self.tag_examples(text)
-        direction = query if look is None else look.direction(query)
+        tagged = None if image is not None or combined else self.tag_examples(text)
+        direction = query if tagged is None else tagged.direction(query)
         use_text = hybrid and has_text and image is None
         pool = max(k, 100) if use_text else k
         if reranker is not None:
@@ -116,14 +116,14 @@ class SearchEngine(Service):
         hits = self.vectors.search(direction, pool, allowed.__contains__ if allowed is not None
                                    else None)
         cosine, cross, alike = dict(hits), {}, set()
-        if look is not None and hits:
+        if tagged is not None and hits:
             # shown (and relevance, calibrated on words against photos): the words' own
             # cosines; the order, and what the reranker adds to, stay the hits'. Photos
             # that look like the tag's pass min_score as words that match do.
             ids = list(cosine)
             found = self.vectors.vectors(ids)
             cosine = dict(zip(ids, (found @ query).tolist()))
-            alike = {pid for pid, yes in zip(ids, look.alike(found).tolist()) if yes}
+            alike = {pid for pid, yes in zip(ids, tagged.alike(found).tolist()) if yes}
         if reranker is not None and hits:
             top = hits[:DEFAULT_TOP_K]
             reordered = rerank_hits(top, reranker.bonus(
@@ -163,7 +163,7 @@ class SearchEngine(Service):
         if order is not None:  # relevance stays that of each photo's rank among the matches
             found = {result.photo.id: result for result in results}
             results = [found[pid] for pid in self.catalog.in_order(found, order)]
-        return Results(self._mark_offline(results), look.count if look is not None else 0)
+        return Results(self._mark_offline(results), tagged.count if tagged is not None else 0)
 
     def tag_examples(self, text: str) -> examples.Examples | None:
         """The look and sign of the photos carrying the tag (or person) ``text`` names, when
@@ -192,8 +192,8 @@ class SearchEngine(Service):
     def with_examples(self, text: str, query: np.ndarray) -> np.ndarray:
         """The direction a plain text query searches in: ``query`` (the encoding of
         ``text``), joined by the sign of the photos carrying the tag ``text`` names."""
-        look = self.tag_examples(text)
-        return query if look is None else look.direction(query)
+        tagged = self.tag_examples(text)
+        return query if tagged is None else tagged.direction(query)
 
     def _combine(self, terms: list[query_terms.Term]) -> np.ndarray:
         """The direction of a combined query: its weighted terms summed (negative ones
