@@ -180,10 +180,10 @@ def test_neighbour_texts_rerank_the_top_k_through_search(tmp_path, tiny_model):
     lib, photos = captioned_library(tmp_path, tiny_model, photos=70, captioned=60)
     data = build_data(lib.catalog.all_texts(), sorted(lib.vectors.ids), seed=0)
     reranker = train_reranker(lib, data, epochs=1)
-    assert reranker.meta["after"]["score"] >= reranker.meta["before"]["score"]
-    assert reranker.meta["verdict"]  # why the weights were kept or turned off, in words
-    if not reranker.weight and not reranker.neighbour_weight:  # the gate said no: unchanged
-        assert reranker.meta["after"] == reranker.meta["before"]
+    # ~20 held-back photos' texts are too few to choose the weights on some and judge them
+    # on others: nothing is chosen, and the verdict says so in words
+    assert not reranker.active and reranker.meta["after"] == reranker.meta["before"]
+    assert "too few to choose the weights" in reranker.meta["verdict"]
     neighbours = neighbour_texts(lib, [data.train, data.val])
     assert len(neighbours.photo_ids) == 60 and len(neighbours.text_vectors) == 120
     # the order a time limit cuts is drawn apart from the split (the same shuffle once put

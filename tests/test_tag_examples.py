@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageEnhance
 from test_hybrid_search import XMP
 
-from photofind.search.examples import Examples, spread, tag_name
+from photofind.search.examples import WORDS_TRUSTED_AT, Examples, spread, tag_name
 from photofind.search.relevance import WORDS_MATCH
 
 from conftest import write_photo
@@ -164,12 +164,33 @@ def test_words_and_sign_mix_in_units_of_their_spread():
     tagged = rng.normal(0, 1, (30, 8)) + [2, 0, 0, 0, 0, 0, 0, 0]
     others = rng.normal(0, 1, (300, 8))
     examples = Examples.of(tagged, others=others)
-    words = rng.normal(0, 1, 8)
+    words = rng.normal(0, 1, 8) + [3, 0, 0, 0, 0, 0, 0, 0]  # words that know the tag
     words /= np.linalg.norm(words)
+    assert examples.trust(words) == 1.0
     (a, b), *_ = np.linalg.lstsq(np.stack([words, examples.sign], axis=1),
                                  examples.direction(words), rcond=None)
     assert b / a == pytest.approx(4.0 * np.std(others @ words) / np.std(others @ examples.sign),
                                   rel=1e-3)
+
+
+def test_words_that_do_not_tell_the_tags_photos_apart_count_for_nothing():
+    """A pet's made-up name means nothing to the model: its words score the tagged photos
+    no higher than the others, and the query searches along the sign alone. Words that do
+    set them apart, if only by a fraction of a spread, count in part."""
+    rng = np.random.default_rng(3)
+    tagged = rng.normal(0, 1, (40, 8)) + [2, 0, 0, 0, 0, 0, 0, 0]
+    others = rng.normal(0, 1, (400, 8))
+    examples = Examples.of(tagged, others=others)
+    name = np.array([0, 0, 0, 0, 0, 0, 0, 1.0])  # unrelated to x, where the tag's photos are
+    assert examples.trust(name) < 0.5
+    away = np.array([-1.0, 0, 0, 0, 0, 0, 0, 0])  # words that point away from them
+    assert examples.trust(away) == 0.0
+    assert examples.direction(away) == pytest.approx(examples.sign, abs=1e-6)
+    slight = np.array([0.1, 0, 0, 0, 0, 0, 0, 1.0])
+    slight /= np.linalg.norm(slight)
+    assert 0.0 < examples.trust(slight) < 1.0
+    gap = (tagged.mean(axis=0) @ slight - (others @ slight).mean()) / np.std(others @ slight)
+    assert examples.trust(slight) == pytest.approx(gap / WORDS_TRUSTED_AT, rel=1e-3)
 
 
 def test_examples_weigh_as_much_as_the_words():

@@ -71,7 +71,9 @@ def cmd_adapt(lib, args) -> int:
           "Not kept: it did not beat the zero-shot model on held-out photos.")
     if result.rerank and "before" in result.rerank:
         rr = result.rerank
-        state = f"on ({weights_text(rr)})" if rr["kept"] else "off (no gain on held-out)"
+        state = f"on ({weights_text(rr)})" if rr["kept"] else \
+            f"off ({rr['held_back']} held-out texts, too few to judge it)" if rr.get("too_few") \
+            else "off (no gain on held-out)"
         print(f"Reranker: {state}; held-out R@1 {rr['before']['R@1']:.1f} → "
               f"{rr['after']['R@1']:.1f}, score {rr['before']['score']:.1f} → "
               f"{rr['after']['score']:.1f}.")

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from photofind.adapt.data import NotEnoughData
+from photofind.adapt.judging import MIN_QUERIES_FOR_RECALL
 from photofind.adapt.report import AdaptProgress, AdaptResult
 from photofind.gui.progress import duration
 from photofind.gui.tasks import run_task
@@ -541,6 +542,9 @@ def rerank_text(rerank: dict | None) -> str:
              f"{rerank['after']['R@1']:.1f}"
     if rerank["kept"]:
         return f"Re-ranker: on ({weights_text(rerank)}), {change}."
+    if rerank.get("too_few"):
+        return (f"Re-ranker: off, {rerank['held_back']} set-aside captions or tags are too "
+                f"few to check it on (it needs {2 * MIN_QUERIES_FOR_RECALL}).")
     return f"Re-ranker: off, it did not help ({change})."
 
 

@@ -227,7 +227,9 @@ def teach_reranker(lib, data, workdir: Path, seed: int, progress=None, cancel=No
     summary = {"kept": reranker.active, "weight": reranker.weight,
                "neighbour_weight": reranker.neighbour_weight,
                "before": reranker.meta["before"], "after": reranker.meta["after"],
-               "seconds": reranker.meta["seconds"]}
+               "verdict": reranker.meta.get("verdict"), "seconds": reranker.meta["seconds"],
+               "too_few": reranker.meta.get("too_few", False),
+               "held_back": reranker.meta.get("held_back")}
     if reranker.active:
         slug = re.sub(r"[^A-Za-z0-9]+", "-", lib.model_key).strip("-")[-40:]
         path = workdir / f"rerank-{slug}.safetensors"

@@ -64,7 +64,10 @@ def test_adapt_shows_progress_on_stderr_and_json_alone_on_stdout(tmp_path, tiny_
     done = cli(data, "adapt", "--variant", "adapter", "--epochs", "1", "--json", env=env)
     clean(done)
     assert done.returncode == 0, done.stderr
-    assert "variant" in json.loads(done.stdout)  # before: a sentence preceded the JSON
+    result = json.loads(done.stdout)
+    assert "variant" in result  # before: a sentence preceded the JSON
+    # fewer than 100 set-aside captions are too few to both choose and check the re-ranker
+    assert result["rerank"]["too_few"] and not result["rerank"]["kept"], result["rerank"]
     lines = done.stderr.splitlines()
     assert "60 captioned and 0 tagged photos to learn from." in lines
     assert any(line.startswith("adapting: training 1/1") and "%" in line for line in lines)
