@@ -30,6 +30,12 @@ os.environ["PHOTOFIND_INT8"] = "0"
 _ONNX_CACHE = tempfile.mkdtemp(prefix="photofind-onnx-")
 os.environ.setdefault("PHOTOFIND_ONNX_CACHE", _ONNX_CACHE)
 atexit.register(shutil.rmtree, _ONNX_CACHE, True)
+# Tests press Ctrl+C as a person would (SIGINT to this process). A shell without job control
+# starts a background command (`pytest &` in a script) with SIGINT ignored, and Python then
+# leaves it ignored: the watch tests waited for a Ctrl+C that never came until the 600 s
+# timeout, and the Ctrl+C test failed. The suite restores what a terminal would give it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 
