@@ -674,7 +674,7 @@ def test_adapt_dialog_cancels_then_runs_to_the_end(qtbot, make_window, tmp_path)
     qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.state == "done", timeout=WAIT_MS)
     words = dialog.result.text()
-    assert "of 100 of your captions and tags set aside" in words and "R@1" not in words
+    assert "for every 100 of your captions and tags set aside" in words and "R@1" not in words
     assert not dialog.metrics.isVisible()  # the numbers wait behind "Details"
     qtbot.mouseClick(dialog.details, Qt.MouseButton.LeftButton)
     assert dialog.metrics.isVisible() and dialog.rerank.isVisible()

@@ -436,7 +436,7 @@ def progress_tip(report: AdaptProgress) -> str:
 
 
 def outcome_text(outcome: Outcome) -> str:
-    """The result in one sentence, with the one number a person can read: of 100 set-aside
+    """The result in one sentence, with the one number a person can read: for every 100 set-aside
     captions or tags, for how many the right photo came first, before and after."""
     result = outcome.result
     if outcome.cancelled:
@@ -446,7 +446,7 @@ def outcome_text(outcome: Outcome) -> str:
     if before is None or after is None:
         return ("Search for your own words got better; what was learned now shapes every "
                 "search." if result.kept else "No gain this time — your search is unchanged.")
-    aside = "of 100 of your captions and tags set aside"
+    aside = "for every 100 of your captions and tags set aside"
     if result.kept:
         return (f"Search for your own words got better: {aside}, the right photo now comes "
                 f"first for {after:.0f}, up from {before:.0f}. It took "
