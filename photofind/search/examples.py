@@ -91,7 +91,8 @@ class Examples:
         words = _unit(np.asarray(query, dtype=np.float32))
         if self.sign is None or self.others is None:
             return _unit(words + self.look)
-        return _unit(self.trust(words) * words / _spread(self.others @ words) +
+        scores = self.others @ words
+        return _unit(self._trust(words, scores) * words / _spread(scores) +
                      SIGN_WEIGHT * self.sign / _spread(self.others @ self.sign))
 
     def trust(self, words: np.ndarray) -> float:
@@ -99,9 +100,15 @@ class Examples:
         examples above the other photos, in spreads of the others' scores, up to
         ``WORDS_TRUSTED_AT``. A made-up name scores the tag's photos no higher than any
         other (-0.1 to 0.6 spreads on the bench library), a real word 0.8 to 1."""
-        if self.others is None or self.centre is None:
+        if self.others is None:
             return 1.0
-        scores = self.others @ np.asarray(words, dtype=np.float32)
+        words = np.asarray(words, dtype=np.float32)
+        return self._trust(words, self.others @ words)
+
+    def _trust(self, words: np.ndarray, scores: np.ndarray) -> float:
+        """``trust`` given the others' ``scores`` for the words (``direction`` has them)."""
+        if self.centre is None:
+            return 1.0
         gap = (float(self.centre @ words) - float(scores.mean())) / _spread(scores)
         return min(max(gap / WORDS_TRUSTED_AT, 0.0), 1.0)
 
