@@ -7,9 +7,11 @@ from __future__ import annotations
 import sys
 
 from photofind import cli
+from photofind.library import heap
 
 
 def main(argv: list[str] | None = None) -> int:
+    heap.return_big_blocks()  # a steady memory peak while indexing (see photofind.library.heap)
     args = cli.build_parser().parse_args(argv)
     if args.command in (None, "gui"):
         return launch_gui(args)

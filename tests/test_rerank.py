@@ -16,6 +16,7 @@ from photofind.index.tokens import TokenStore
 from photofind.search.filters import SearchFilters
 from photofind.search.neighbours import NeighbourTexts
 from photofind.search.rerank import Reranker, weights_text
+from photofind.services import adapting
 from photofind.services.jobs import CancelToken
 from photofind.services.library import PhotoLibrary
 
@@ -174,6 +175,24 @@ def test_look_alikes_texts_cut_short_by_time_keep_whole_photos():
     for photo, own in texts_by_photo(cut).items():
         assert own.shape == (3, 4) and np.all(own == photo)
     assert np.array_equal(cut.photo_vectors, vectors[:85])
+
+
+def test_a_reranker_too_few_texts_could_judge_is_not_trained(tmp_path, tiny_model):
+    """~20 held-back photos' texts cannot both choose the weights and judge them: the run
+    says so before training the head, with what training would then have reported."""
+    lib, _ = captioned_library(tmp_path, tiny_model, photos=70, captioned=60)
+    data = build_data(lib.catalog.all_texts(), sorted(lib.vectors.ids), seed=0)
+    stages, encoded = [], lib.embedder.texts_encoded
+    summary = adapting.teach_reranker(lib, data, tmp_path / "work", seed=0,
+                                      progress=stages.append)
+    assert stages == []  # the head's stage never began
+    assert lib.embedder.texts_encoded - encoded == summary["held_back"] < 100  # only those
+    assert summary["too_few"] and not summary["kept"] and summary["weight"] == 0
+    trained = train_reranker(lib, data, epochs=1)
+    assert not trained.active and trained.meta["verdict"] == summary["verdict"]
+    for metric, value in trained.meta["before"].items():
+        assert summary["before"][metric] == pytest.approx(value, abs=1e-6), metric
+    assert summary["after"] == summary["before"]
 
 
 def test_neighbour_texts_rerank_the_top_k_through_search(tmp_path, tiny_model):

@@ -16,7 +16,7 @@ from photofind.adapt.cross_encoder import CrossEncoder, nce_loss, numpy_head
 from photofind.adapt.data import QUERY_TEMPLATE, AdaptationData
 from photofind.adapt.fused_ranking import FusedRanking
 from photofind.adapt.judging import halves, judge, validation_gallery
-from photofind.adapt.memory import give_back
+from photofind.library.heap import give_back
 from photofind.search.neighbours import (
     K_CHOICES,
     MAX_NEIGHBOUR_PHOTOS,
@@ -200,6 +200,51 @@ def neighbour_texts(lib, labelled, seed: int = 0, cancel=None,
                                 [texts[int(pid)] for pid in ids], cancel, seconds)
 
 
+def held_back_texts(data: AdaptationData, seed: int, max_queries: int | None = None):
+    """The validation texts that choose and judge the fusion weights: (texts → their
+    photos, the texts in order, the rows that choose, the rows that judge). At most
+    ``max_queries`` texts, a random sample."""
+    queries = _texts(data.val)
+    names = sorted(queries)
+    if max_queries is not None and len(names) > max_queries:
+        names = sorted(random.Random(seed + 3).sample(names, max_queries))
+    choose_rows, judge_rows = halves([frozenset(queries[name]) for name in names], seed,
+                                     "choose weights")
+    return queries, names, choose_rows, judge_rows
+
+
+def unjudgeable(lib, data: AdaptationData, seed: int) -> dict | None:
+    """Why the reranker is not worth training here, found before training it: its held-back
+    texts are too few to choose weights on some and judge them on others (``halves``; a
+    tagged library has only its tag queries, 5 on the bench library, and its head trained
+    for up to its 90 s budget before being turned off). The summary ``choose_weights`` gives
+    then, the plain ranking's metrics included; None: enough to judge it."""
+    queries, names, _, judge_rows = held_back_texts(data, seed)
+    if len(judge_rows) < len(names):
+        return None
+    ids, _, top, similarity = _validation_ranking(lib, data, seed,
+                                                  lib.embedder.encode_texts(names))
+    before = _plain(FusedRanking(similarity, top, ids.tolist(),
+                                 [queries[name] for name in names]).metrics(
+        np.zeros(top.shape, dtype=np.float32)))
+    return {"weight": 0.0, "neighbour_weight": 0.0, **_too_few(before, names)}
+
+
+def _too_few(before: dict, names: list[str]) -> dict:
+    return {"before": before, "after": before, "held_back": len(names), "too_few": True,
+            "verdict": f"{len(names)} held-back texts are too few to choose the weights "
+                       f"on some and judge them on others"}
+
+
+def _validation_ranking(lib, data: AdaptationData, seed: int, vectors: np.ndarray):
+    """The validation gallery (ids, vectors) and the plain ranking of ``vectors`` in it."""
+    gallery = validation_gallery(data, 3000, seed)
+    ids, gallery_vectors = lib.catalog.embeddings(lib.model_key, gallery)
+    similarity = vectors @ gallery_vectors.T
+    top = np.argsort(-similarity, axis=1)[:, :DEFAULT_TOP_K]
+    return ids, gallery_vectors, top, similarity
+
+
 def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
                    neighbours: NeighbourTexts | None = None,
                    max_queries: int | None = None) -> dict:
@@ -208,15 +253,9 @@ def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
     own texts leave the neighbours, as an uncaptioned photo's are absent in use. At most
     ``max_queries`` validation texts (a random sample) are scored; all of the validation
     photos stay in the gallery."""
-    gallery = validation_gallery(data, 3000, seed)
-    ids, gallery_vectors = lib.catalog.embeddings(lib.model_key, gallery)
-    queries = _texts(data.val)
-    names = sorted(queries)
-    if max_queries is not None and len(names) > max_queries:
-        names = sorted(random.Random(seed + 3).sample(names, max_queries))
+    queries, names, choose_rows, judge_rows = held_back_texts(data, seed, max_queries)
     vectors, tokens = _encode(lib.embedder, names)
-    similarity = vectors @ gallery_vectors.T
-    top = np.argsort(-similarity, axis=1)[:, :DEFAULT_TOP_K]
+    ids, gallery_vectors, top, similarity = _validation_ranking(lib, data, seed, vectors)
     cross = np.stack([reranker.scores(*_batch([tokens[i]]), lib.tokens.get(ids[top[i]])[0])
                       for i in range(len(names))])
     by_choice = {(0, 0.0): np.zeros_like(cross)}
@@ -229,8 +268,6 @@ def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
     # to halve (``halves``), nothing is chosen: a tagged library's 5 tag queries chose and
     # judged weights that cost it on held-out photos (bench flowers, made-up names, seed 0:
     # validation mAP 4.6 -> 6.5, kept; held-out mAP 87.5 -> 87.3).
-    choose_rows, judge_rows = halves([frozenset(queries[name]) for name in names], seed,
-                                     "choose weights")
     rankings = {}
     for part, rows in (("choose", choose_rows), ("judge", judge_rows)):
         rankings[part] = (FusedRanking(similarity[rows], top[rows], ids.tolist(),
@@ -248,10 +285,7 @@ def choose_weights(lib, reranker: Reranker, data: AdaptationData, seed: int,
                if (neighbour_weight == 0) == (k == 0)]
     before = scored("judge", choices[0])
     if len(judge_rows) == len(names):  # too few to set some apart: nothing judges a choice
-        return {**choices[0], "before": _plain(before), "after": _plain(before),
-                "held_back": len(names), "too_few": True,
-                "verdict": f"{len(names)} held-back texts are too few to choose the weights "
-                           f"on some and judge them on others"}
+        return {**choices[0], **_too_few(_plain(before), names)}
     best = max(choices, key=lambda c: (scored("choose", c)["score"], -c["weight"],
                                        -c["neighbour_weight"]))
     after = scored("judge", best)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from photofind.adapt.report import AdaptProgress, AdaptResult
 from photofind.adapt.store import Adaptation, AdaptConfig
 from photofind.adapt.trainer import PromptTrainer
 from photofind.index.hnsw import VectorIndex
+from photofind.library import heap
 from photofind.services import artefacts
 
 # What "Adapt to my library" compares, cheapest and most often best first; a later variant
@@ -156,7 +158,7 @@ def adapt(lib, variants=None, progress: Callable[[AdaptProgress], None] | None =
     """Train each variant, keep the best that beats zero-shot on validation, re-embed; then
     teach the reranker on the same pairs (kept only if it helps on validation). Holds the
     library (``LibraryState.writing``) throughout. ``variants``: the button's by default."""
-    with lib.writing("adapting", cancel):
+    with lib.writing("adapting", cancel), heap.pooled_big_blocks():
         return _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s)
 
 
@@ -214,14 +216,18 @@ def clearly_better(kept: AdaptResult, challenger: AdaptResult, seed: int = 0) ->
 
 def teach_reranker(lib, data, workdir: Path, seed: int, progress=None, cancel=None,
                    time_budget_s: float | None = RERANK_BUDGET_S) -> dict:
-    from photofind.adapt.rerank_train import train_reranker
+    from photofind.adapt.rerank_train import train_reranker, unjudgeable
 
     def report(epoch, epochs, loss):
         if progress:
             progress(AdaptProgress("reranker", epoch, epochs, loss=loss))
 
-    reranker = train_reranker(lib, data, seed=seed, progress=report, cancel=cancel,
-                              time_budget_s=time_budget_s)
+    started = time.monotonic()
+    if lib.tokens is not None and (why := unjudgeable(lib, data, seed)) is not None:
+        return {"kept": False, **why, "seconds": round(time.monotonic() - started, 1)}
+    with heap.pooled_big_blocks():  # torch trains: see photofind.library.heap
+        reranker = train_reranker(lib, data, seed=seed, progress=report, cancel=cancel,
+                                  time_budget_s=time_budget_s)
     if reranker is None:
         return {"kept": False}
     summary = {"kept": reranker.active, "weight": reranker.weight,
