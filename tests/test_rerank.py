@@ -10,7 +10,8 @@ import torch
 from test_adapt import captioned_library
 
 from photofind.adapt.cross_encoder import CrossEncoder, numpy_head
-from photofind.adapt.data import build_data
+from photofind.adapt.data import AdaptationData, LabelledPhotos, build_data
+from photofind.adapt.judging import held_back_texts
 from photofind.adapt.rerank_train import neighbour_texts, train_reranker
 from photofind.index.tokens import TokenStore
 from photofind.search.filters import SearchFilters
@@ -177,11 +178,32 @@ def test_look_alikes_texts_cut_short_by_time_keep_whole_photos():
     assert np.array_equal(cut.photo_vectors, vectors[:85])
 
 
+def test_held_back_texts_are_halved_from_100_on():
+    """Choosing the reranker's weights on some held-back texts and judging them on others
+    needs 100 texts; photos' captions stay on one side."""
+    def data(photos: int) -> AdaptationData:
+        val = LabelledPhotos(list(range(photos)),
+                             captions={p: [f"photo {p} caption {i}" for i in range(2)]
+                                       for p in range(photos)})
+        return AdaptationData(LabelledPhotos([]), val, [])
+
+    queries, names, choose, judge = held_back_texts(data(49), seed=0)  # 98 texts
+    assert len(names) == 98 and list(choose) == list(judge) == list(range(98))
+    queries, names, choose, judge = held_back_texts(data(50), seed=0)  # 100 texts
+    assert len(choose) + len(judge) == 100 and not set(choose) & set(judge)
+    sides = {}
+    for side, rows in (("choose", choose), ("judge", judge)):
+        for row in rows:
+            (photo,) = queries[names[row]]
+            assert sides.setdefault(photo, side) == side
+
+
 def test_a_reranker_too_few_texts_could_judge_is_not_trained(tmp_path, tiny_model):
     """~20 held-back photos' texts cannot both choose the weights and judge them: the run
     says so before training the head, with what training would then have reported."""
     lib, _ = captioned_library(tmp_path, tiny_model, photos=70, captioned=60)
     data = build_data(lib.catalog.all_texts(), sorted(lib.vectors.ids), seed=0)
+    assert not adapting.reranker_judgeable(lib)  # what the Adapt dialog plans by
     stages, encoded = [], lib.embedder.texts_encoded
     summary = adapting.teach_reranker(lib, data, tmp_path / "work", seed=0,
                                       progress=stages.append)

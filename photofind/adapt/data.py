@@ -31,6 +31,17 @@ class LabelledPhotos:
                 members.setdefault(name, set()).add(photo)
         return members
 
+    def queries(self) -> dict[str, set[int]]:
+        """Each caption, and each tag as a query ("a photo of …"), with the photos it
+        describes."""
+        texts: dict[str, set[int]] = {}
+        for photo, captions in self.captions.items():
+            for caption in captions:
+                texts.setdefault(caption, set()).add(photo)
+        for tag, members in self.tag_members().items():
+            texts.setdefault(QUERY_TEMPLATE.format(tag), set()).update(members)
+        return texts
+
     def texts_of(self, photo: int) -> list[str]:
         return self.captions.get(photo, []) + [QUERY_TEMPLATE.format(t)
                                                for t in self.tags.get(photo, [])]

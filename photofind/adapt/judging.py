@@ -78,6 +78,19 @@ def halves(groups: Sequence[Hashable], seed: int, salt: str) -> tuple[np.ndarray
     return _two_parts(groups, seed, salt)
 
 
+def held_back_texts(data: AdaptationData, seed: int, max_queries: int | None = None):
+    """The validation texts that choose and judge the reranker's fusion weights: (texts →
+    their photos, the texts in order, the rows that choose, the rows that judge; the same
+    rows when too few to halve). At most ``max_queries`` texts, a random sample."""
+    queries = data.val.queries()
+    names = sorted(queries)
+    if max_queries is not None and len(names) > max_queries:
+        names = sorted(random.Random(seed + 3).sample(names, max_queries))
+    choose_rows, judge_rows = halves([frozenset(queries[name]) for name in names], seed,
+                                     "choose weights")
+    return queries, names, choose_rows, judge_rows
+
+
 def _two_parts(groups: Sequence[Hashable], seed: int, salt: str) -> tuple[np.ndarray, np.ndarray]:
     distinct = sorted(set(groups), key=lambda g: sorted(g) if isinstance(g, frozenset) else g)
     if len(distinct) < 2:

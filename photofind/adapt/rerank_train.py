@@ -13,9 +13,9 @@ from torch.nn.utils.rnn import pad_sequence
 
 from photofind.adapt.budget import Budget
 from photofind.adapt.cross_encoder import CrossEncoder, nce_loss, numpy_head
-from photofind.adapt.data import QUERY_TEMPLATE, AdaptationData
+from photofind.adapt.data import AdaptationData
 from photofind.adapt.fused_ranking import FusedRanking
-from photofind.adapt.judging import halves, judge, validation_gallery
+from photofind.adapt.judging import held_back_texts, judge, validation_gallery
 from photofind.library.heap import give_back
 from photofind.search.neighbours import (
     K_CHOICES,
@@ -39,17 +39,6 @@ CHOICE_MIN_S = 5.0
 NEIGHBOUR_SHARE = 0.3
 CHOICE_SHARE = 0.35
 MIN_CHOICE_QUERIES = 100
-
-
-def _texts(photos) -> dict[str, set[int]]:
-    """Each caption or templated tag → the photos it describes."""
-    texts: dict[str, set[int]] = {}
-    for photo, captions in photos.captions.items():
-        for caption in captions:
-            texts.setdefault(caption, set()).add(photo)
-    for tag, members in photos.tag_members().items():
-        texts.setdefault(QUERY_TEMPLATE.format(tag), set()).update(members)
-    return texts
 
 
 def _encode(embedder, texts: list[str]):
@@ -93,7 +82,7 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
     torch.manual_seed(seed)
     # Negatives come from the training photos only: a head that also saw unlabelled photos
     # as negatives learns "uncaptioned = wrong", and uncaptioned photos are what people search.
-    train = _texts(data.train)
+    train = data.train.queries()
     names = sorted(train)
     if len(names) > max_texts:  # bounded cost on CPU: a sample of the library's texts
         names = sorted(rng.sample(names, max_texts))
@@ -111,7 +100,7 @@ def train_reranker(lib, data: AdaptationData, epochs: int = 3, negatives: int = 
                                                  lambda: store.get(pool_ids[top[0]])[0]))
     choice_queries = None if time_budget_s is None else \
         max(MIN_CHOICE_QUERIES, int(CHOICE_SHARE * time_budget_s / per_query))
-    validation_texts = len(_texts(data.val))
+    validation_texts = len(data.val.queries())
     reserve = CHOICE_MIN_S + per_query * min(validation_texts,
                                              choice_queries or validation_texts)
     examples = []
@@ -198,19 +187,6 @@ def neighbour_texts(lib, labelled, seed: int = 0, cancel=None,
     ids, vectors = lib.catalog.embeddings(lib.model_key, chosen)  # in the order asked for
     return NeighbourTexts.build(lib.embedder.encode_texts, ids, vectors,
                                 [texts[int(pid)] for pid in ids], cancel, seconds)
-
-
-def held_back_texts(data: AdaptationData, seed: int, max_queries: int | None = None):
-    """The validation texts that choose and judge the fusion weights: (texts → their
-    photos, the texts in order, the rows that choose, the rows that judge). At most
-    ``max_queries`` texts, a random sample."""
-    queries = _texts(data.val)
-    names = sorted(queries)
-    if max_queries is not None and len(names) > max_queries:
-        names = sorted(random.Random(seed + 3).sample(names, max_queries))
-    choose_rows, judge_rows = halves([frozenset(queries[name]) for name in names], seed,
-                                     "choose weights")
-    return queries, names, choose_rows, judge_rows
 
 
 def unjudgeable(lib, data: AdaptationData, seed: int) -> dict | None:

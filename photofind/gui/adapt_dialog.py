@@ -38,6 +38,7 @@ from photofind.services.adapting import (
     budgets,
     concepts,
     drop_concepts,
+    reranker_judgeable,
     reset,
     usable,
 )
@@ -71,12 +72,14 @@ class Outcome:
     seconds: float = 0.0  # the whole run, every variant and the re-ranker included
 
 
-def adaptation_state(lib) -> dict:
-    """Counts of usable photos and the model in use (loads the model: call off the UI)."""
+def adaptation_state(lib, seed: int = 0) -> dict:
+    """Counts of usable photos, the model in use, and whether a run would teach the
+    re-ranker (loads the model: call off the UI)."""
     adaptation = lib.embedder.adaptation
     reranker = lib.reranker
     return {"counts": usable(lib), "variant": adaptation.config.variant if adaptation else None,
-            "reranker": bool(reranker and reranker.active), "concepts": concepts(lib)}
+            "reranker": bool(reranker and reranker.active), "concepts": concepts(lib),
+            "reranker_judgeable": reranker_judgeable(lib, seed)}
 
 
 class AdaptWorker(QObject):
@@ -124,6 +127,7 @@ class AdaptDialog(QDialog):
         self.backend, self.options = backend, dict(options or {})
         self.setWindowTitle("Adapt to my library")
         self.state = "counting"  # ready, running, done, cancelled, failed
+        self.looked: dict = {}  # what adaptation_state found
         self.runner: QThread | None = None
         self.worker: AdaptWorker | None = None
         self.detailed: list[QWidget] = []  # the result's numbers, behind "Details"
@@ -176,11 +180,13 @@ class AdaptDialog(QDialog):
     # -- before ----------------------------------------------------------------------------
     def _look(self) -> None:
         """Count usable photos and see which model is in use (in the background)."""
-        run_task(self.backend.pool, self, lambda: adaptation_state(self.backend.lib),
+        seed = self.options.get("seed", 0)
+        run_task(self.backend.pool, self, lambda: adaptation_state(self.backend.lib, seed),
                  self._counted,
                  lambda exc: self._say_intro(f"Could not look at your library: {exc}"))
 
     def _counted(self, state: dict) -> None:
+        self.looked = state
         counts = state["counts"]
         enough = counts["usable"] >= counts["needed"]
         self._say_intro(counts_text(counts) + (
@@ -222,11 +228,14 @@ class AdaptDialog(QDialog):
         self.bar.setRange(0, BAR_STEPS)
         self.bar.setValue(0)
         self.started_at = self.moved_at = time.monotonic()
-        found = budgets(self.options.get("variants"),  # the run's time budgets
-                        self.options.get("rerank", True),
+        # the run's time budgets; the re-ranker's only where it will be taught (too few
+        # set-aside texts to judge it: the run ends without it, 90 s sooner on a CPU)
+        rerank = self.options.get("rerank", True) and \
+            self.looked.get("reranker_judgeable", True)
+        found = budgets(self.options.get("variants"), rerank,
                         self.options.get("rerank_budget_s", RERANK_BUDGET_S))
         self.budgets = None if None in found else \
-            (found[:-1], found[-1]) if self.options.get("rerank", True) else (found, None)
+            (found[:-1], found[-1]) if rerank else (found, None)
         self.planned_s = None if None in found else float(sum(found))
         self.phase_name = ""
         self.ticker.start()
@@ -445,15 +454,16 @@ def outcome_text(outcome: Outcome) -> str:
     before, after = result.before.get("R@1"), result.after.get("R@1")
     if before is None or after is None:
         return ("Search for your own words got better; what was learned now shapes every "
-                "search." if result.kept else "No gain this time — your search is unchanged.")
+                "search." if result.kept else
+                "No clear gain this time — your search is unchanged.")
     aside = "for every 100 of your captions and tags set aside"
     if result.kept:
         return (f"Search for your own words got better: {aside}, the right photo now comes "
                 f"first for {after:.0f}, up from {before:.0f}. It took "
                 f"{duration(outcome.seconds or result.seconds)}; what was learned now shapes "
                 f"every search.")
-    return (f"No gain this time — your search is unchanged ({aside}, the right photo came "
-            f"first for {before:.0f} before and {after:.0f} after learning).")
+    return (f"No clear gain this time — your search is unchanged ({aside}, the right photo "
+            f"came first for {before:.0f} before and {after:.0f} after learning).")
 
 
 def overall(report: AdaptProgress, budgets: tuple[list, float | None] | None = None) -> float:

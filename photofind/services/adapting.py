@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from photofind.adapt.data import build_data, usable_counts
-from photofind.adapt.judging import half, judge
+from photofind.adapt.judging import half, held_back_texts, judge
 from photofind.adapt.prompts import is_vit
 from photofind.adapt.report import AdaptProgress, AdaptResult
 from photofind.adapt.store import Adaptation, AdaptConfig
@@ -162,12 +162,28 @@ def adapt(lib, variants=None, progress: Callable[[AdaptProgress], None] | None =
         return _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s)
 
 
-def _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s) -> AdaptResult:
-    base = lib.embedder.adapted(None)
-    ids, _ = lib.catalog.embeddings(base.key)
+def reranker_judgeable(lib, seed: int = 0) -> bool:
+    """Whether a run with this ``seed`` would teach the reranker: its held-back captions and
+    tags must be enough to choose its weights on some and judge them on others (see
+    ``rerank_train.unjudgeable``); where they are not, the run is its budget shorter."""
+    try:
+        data = _training_data(lib, lib.embedder.base_key, seed)
+    except ValueError:  # nothing indexed, or too few labelled photos to adapt at all
+        return False
+    _, names, _, judge_rows = held_back_texts(data, seed)
+    return len(judge_rows) < len(names)
+
+
+def _training_data(lib, base_key: str, seed: int):
+    ids, _ = lib.catalog.embeddings(base_key)
     if not len(ids):
         raise ValueError("Index some photos before adapting.")
-    data = build_data(lib.catalog.all_texts(), ids.tolist(), seed=seed)
+    return build_data(lib.catalog.all_texts(), ids.tolist(), seed=seed)
+
+
+def _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s) -> AdaptResult:
+    base = lib.embedder.adapted(None)
+    data = _training_data(lib, base.key, seed)
     variants = default_variants(base.model) if variants is None else variants
     workdir = adaptation_dir(lib, base.key)
     best: AdaptResult | None = None
