@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(
 # A photo's pixels (786 KB) allocated 200 times, each followed by a small block that stays
 # (as the catalog's and Python's own objects do), then the pixels freed: what stays resident?
 CHILD = r"""
-import ctypes, json, sys
+import ctypes, json, os, sys
 from contextlib import nullcontext
 import numpy as np
 from photofind.library import heap
@@ -41,7 +41,17 @@ libc.mallinfo2.restype = MallInfo2
 
 def rss_mb():
     with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096 / 2**20
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+def a_step():
+    "A training step's 8 MiB taken and freed: MB of it mapped apart, MB trimmed after."
+    before = libc.mallinfo2()
+    activations = np.ones(1 << 20)
+    during = libc.mallinfo2()
+    del activations
+    after = libc.mallinfo2()
+    return {"mapped": (during.hblkhd - before.hblkhd) / 2**20,
+            "trimmed": (during.arena - after.arena) / 2**20}
 
 def a_round():
     "MB still resident after the pixels are freed, and MB of them in blocks of their own."
@@ -63,9 +73,14 @@ else:
     took = heap.return_big_blocks() if mode != "untuned" else None
 if mode == "torch":
     heap.pool_big_blocks()
-result = {"took": took, "start": rss_mb()}
+    heap.return_big_blocks()  # called again (a second program run in the process): no effect
+result = {"took": took, "start": rss_mb(), "step": a_step()}
 with heap.pooled_big_blocks() if mode == "pooled" else nullcontext():
+    result["step_pooled"] = a_step()  # from the top of the heap: trimmed at once, or not
     result["first"], result["mapped_first"] = a_round()
+    with heap.pooled_big_blocks() if mode == "pooled" else nullcontext():
+        result["step_inner"] = a_step()
+    result["step_inner_ended"] = a_step()
 result["after"] = rss_mb()
 result["second"], result["mapped_second"] = a_round()
 print(json.dumps(result))
@@ -73,8 +88,11 @@ print(json.dumps(result))
 
 
 def run(mode: str, *args: str) -> dict:
+    # without settings that would tune the heap another way (glibc's own, jemalloc)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MALLOC_") and k not in ("GLIBC_TUNABLES", "LD_PRELOAD")}
     done = subprocess.run([sys.executable, "-c", CHILD, mode, *args], capture_output=True,
-                          text=True, timeout=120, check=True)
+                          text=True, timeout=120, check=True, env=env)
     return json.loads(done.stdout.splitlines()[-1])
 
 
@@ -100,6 +118,19 @@ def test_training_keeps_big_blocks_then_gives_them_back():
     result = run("pooled")
     assert result["mapped_first"] < 10 and result["first"] > 100  # kept while torch trains
     assert result["after"] - result["start"] < 20  # given back when it ends
+    # a step's 8 MiB is neither mapped apart nor handed back at once, as glibc does by itself,
+    # until the outer training ends
+    assert result["step"]["mapped"] >= 8
+    for step in ("step_pooled", "step_inner", "step_inner_ended"):
+        assert result[step] == {"mapped": 0, "trimmed": 0}, (step, result)
+
+
+def test_untuned_glibc_reuses_a_training_steps_memory():
+    """What pooling gives back to torch: glibc's own rule, once a freed 8 MiB block has
+    raised its threshold (the first was mapped apart)."""
+    result = run("untuned")
+    assert result["step"]["mapped"] >= 8
+    assert result["step_pooled"] == {"mapped": 0, "trimmed": 0}, result
 
 
 def test_a_process_where_torch_embeds_keeps_pooling():

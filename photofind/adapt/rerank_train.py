@@ -15,7 +15,12 @@ from photofind.adapt.budget import Budget
 from photofind.adapt.cross_encoder import CrossEncoder, nce_loss, numpy_head
 from photofind.adapt.data import AdaptationData
 from photofind.adapt.fused_ranking import FusedRanking
-from photofind.adapt.judging import held_back_texts, judge, validation_gallery
+from photofind.adapt.judging import (
+    MIN_QUERIES_FOR_RECALL,
+    held_back_texts,
+    judge,
+    validation_gallery,
+)
 from photofind.library.heap import give_back
 from photofind.search.neighbours import (
     K_CHOICES,
@@ -38,7 +43,8 @@ CHOICE_MIN_S = 5.0
 # 96 s on the first and 90 s on the second against a 90 s budget (3,000 queries).
 NEIGHBOUR_SHARE = 0.3
 CHOICE_SHARE = 0.35
-MIN_CHOICE_QUERIES = 100
+# never fewer than ``halves`` splits: the early check (``unjudgeable``) looks at them all
+MIN_CHOICE_QUERIES = 2 * MIN_QUERIES_FOR_RECALL
 
 
 def _encode(embedder, texts: list[str]):
@@ -194,7 +200,8 @@ def unjudgeable(lib, data: AdaptationData, seed: int) -> dict | None:
     texts are too few to choose weights on some and judge them on others (``halves``; a
     tagged library has only its tag queries, 5 on the bench library, and its head trained
     for up to its 90 s budget before being turned off). The summary ``choose_weights`` gives
-    then, the plain ranking's metrics included; None: enough to judge it."""
+    then (bar the weights' neighbour settings), the plain ranking's metrics included;
+    None: enough to judge it."""
     queries, names, _, judge_rows = held_back_texts(data, seed)
     if len(judge_rows) < len(names):
         return None

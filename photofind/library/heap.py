@@ -7,15 +7,16 @@ stays resident whenever anything still lives above it. Indexing frees big blocks
 time (ONNX Runtime's load of a 335 MB graph, each decoded photo's 786 KB of pixels passed
 between threads), so its resident memory depended on the order of frees: the same 1,000
 Flickr8k photos peaked at 843 MB in one run and 1,501 MB in the next (summed over the
-process tree, ViT-B-32-256 float32, 2 cores).
+process tree, ViT-B-32-256 float32, 2 cores; the main process 729 against ~1,440 MB).
 
 ``return_big_blocks`` keeps the threshold at 128 KiB (glibc's own starting value, fixed);
-the app calls it first thing. Measured with ONNX Runtime's arena on (so that its buffers
-are reused, not mapped afresh each batch): 661 MB for those photos in every run, 653 MB
+the app calls it first thing, in its main process (the decoder processes hold ~50 MB each
+and are left as they are). Measured with ONNX Runtime's arena on (so that its buffers are
+reused, not mapped afresh each batch): 661 MB for those photos in every run, 653 MB
 instead of 846 for 200 12-MP photos, at the same speed (12.62 vs 12.68 and 9.81 vs 9.91
-img/s). torch's training is the exception: it frees and re-requests hundreds of MB each
-step, and mapping them afresh made a ViT-B-32 step 16 % slower (7.57 → 8.81 s, 10× the
-page faults). ``pooled_big_blocks`` lets it keep them while it trains.
+img/s). torch is the exception: it frees and re-requests hundreds of MB each step, and
+mapping them afresh made a ViT-B-32 training step 16 % slower (7.57 → 8.81 s, 10× the page
+faults). ``pooled_big_blocks`` keeps them while it trains, as glibc would by itself.
 """
 
 from __future__ import annotations
@@ -27,9 +28,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-M_MMAP_THRESHOLD = -3  # mallopt parameter (glibc's malloc.h)
-RETURNED_FROM = 128 * 1024  # glibc's starting threshold, kept fixed
-POOLED_BELOW = 32 * 1024 * 1024  # the most glibc's own dynamic threshold rises to (64-bit)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (glibc's malloc.h)
+RETURNED = (128 * 1024, 128 * 1024)  # (mmap, trim): glibc's starting values, kept fixed
+# what glibc's own rule rises to on 64-bit: big blocks up to 32 MiB from the arenas, and
+# the top of the heap kept up to twice that (a fixed mmap threshold stops glibc moving the
+# trim threshold too: left at 128 KiB, the top was handed back each step, 1.9 M page faults
+# instead of 0.8 M and 2 % slower, ViT-B-32 training)
+POOLED = (32 * 1024 * 1024, 64 * 1024 * 1024)
 
 _state = {"returning": False, "pooling": 0}
 _lock = threading.Lock()
@@ -46,16 +51,24 @@ def _glibc():
         return None
 
 
-def _set_threshold(size: int) -> bool:
+def _set(thresholds: tuple[int, int]) -> bool:
     libc = _glibc()
-    return libc is not None and bool(libc.mallopt(M_MMAP_THRESHOLD, size))
+    if libc is None:
+        return False
+    mmap, trim = thresholds
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, mmap)) and \
+        bool(libc.mallopt(M_TRIM_THRESHOLD, trim))
 
 
 def return_big_blocks() -> bool:
-    """From now on every block of 128 KiB or more goes back to the system when freed.
-    For a program's start (it changes the whole process); True where it took effect."""
+    """From now on every block of 128 KiB or more goes back to the system when freed
+    (once nothing keeps them pooled). For a program's start: it changes the whole process.
+    True where it took effect."""
     with _lock:
-        _state["returning"] = _set_threshold(RETURNED_FROM)
+        if _state["pooling"]:
+            _state["returning"] = _glibc() is not None  # applied when the pooling ends
+        else:
+            _state["returning"] = _set(RETURNED)
         return _state["returning"]
 
 
@@ -72,18 +85,18 @@ def pooled_big_blocks() -> Iterator[None]:
         with _lock:
             _state["pooling"] -= 1
             if _state["pooling"] == 0 and _state["returning"]:
-                _set_threshold(RETURNED_FROM)
+                _set(RETURNED)
                 give_back()
 
 
 def pool_big_blocks() -> None:
-    """From now on keep blocks up to 32 MiB for reuse: for a process where torch computes
-    the embeddings (13 % slower inference with big blocks returned: ViT-B-32-256, 97 against
-    86 ms a photo)."""
+    """Keep blocks up to 32 MiB for reuse for the rest of the process: for one where torch
+    computes the embeddings (13 % slower inference with big blocks returned: ViT-B-32-256,
+    97 against 86 ms a photo)."""
     with _lock:
         _state["pooling"] += 1
         if _state["pooling"] == 1 and _state["returning"]:
-            _set_threshold(POOLED_BELOW)
+            _set(POOLED)
 
 
 def give_back() -> None:

@@ -158,7 +158,7 @@ def adapt(lib, variants=None, progress: Callable[[AdaptProgress], None] | None =
     """Train each variant, keep the best that beats zero-shot on validation, re-embed; then
     teach the reranker on the same pairs (kept only if it helps on validation). Holds the
     library (``LibraryState.writing``) throughout. ``variants``: the button's by default."""
-    with lib.writing("adapting", cancel), heap.pooled_big_blocks():
+    with lib.writing("adapting", cancel):
         return _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s)
 
 
@@ -166,6 +166,8 @@ def reranker_judgeable(lib, seed: int = 0) -> bool:
     """Whether a run with this ``seed`` would teach the reranker: its held-back captions and
     tags must be enough to choose its weights on some and judge them on others (see
     ``rerank_train.unjudgeable``); where they are not, the run is its budget shorter."""
+    if lib.tokens is None:  # no token grids from this image tower: no reranker at all
+        return False
     try:
         data = _training_data(lib, lib.embedder.base_key, seed)
     except ValueError:  # nothing indexed, or too few labelled photos to adapt at all
@@ -175,10 +177,10 @@ def reranker_judgeable(lib, seed: int = 0) -> bool:
 
 
 def _training_data(lib, base_key: str, seed: int):
-    ids, _ = lib.catalog.embeddings(base_key)
-    if not len(ids):
+    ids = sorted(lib.catalog.embedded_ids(base_key))
+    if not ids:
         raise ValueError("Index some photos before adapting.")
-    return build_data(lib.catalog.all_texts(), ids.tolist(), seed=seed)
+    return build_data(lib.catalog.all_texts(), ids, seed=seed)
 
 
 def _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s) -> AdaptResult:
@@ -198,7 +200,8 @@ def _adapt(lib, variants, progress, cancel, seed, rerank, rerank_budget_s) -> Ad
             pixels=lambda chunk: _pixels(lib, base, chunk), image_size=base.prep.size,
             workdir=workdir / config.variant.replace("+", "_"), progress=told,
             cancel=cancel)
-        result = trainer.run()
+        with heap.pooled_big_blocks():  # torch trains: see photofind.library.heap
+            result = trainer.run()
         results.append(result)
         if result.cancelled:
             return result
