@@ -101,12 +101,34 @@ def test_adapted_encoders_match_torch(exported):
         > 0.9999
 
 
+# ``photofind search`` in a fresh process that reports, on its last line of stderr, which heavy
+# modules it loaded and whether each ONNX Runtime session it opened repacked its weights
+COLD_SEARCH = r"""
+import json, sys
+import onnxruntime
+
+opened = []
+_open = onnxruntime.InferenceSession.__init__
+
+def recording(self, path, sess_options=None, *args, **kwargs):
+    try:
+        opened.append(sess_options.get_session_config_entry("session.disable_prepacking"))
+    except RuntimeError:  # not set: ONNX Runtime's default, repacking
+        opened.append("0")
+    _open(self, path, sess_options, *args, **kwargs)
+
+onnxruntime.InferenceSession.__init__ = recording
+from photofind.cli import main
+rc = main(sys.argv[1:])
+heavy = sorted(m for m in ("torch", "open_clip", "transformers", "torchvision")
+               if m in sys.modules)
+print(json.dumps({"heavy": heavy, "prepacking_off": opened}), file=sys.stderr)
+sys.exit(rc)
+"""
+
+
 def cold_search(data: Path, query: list[str]) -> subprocess.CompletedProcess:
-    """``photofind search`` in a fresh process that reports which heavy modules it loaded."""
-    code = ("import sys, json\nfrom photofind.cli import main\nrc = main(sys.argv[1:])\n"
-            "heavy = sorted(m for m in ('torch', 'open_clip', 'transformers', 'torchvision') "
-            "if m in sys.modules)\nprint(json.dumps(heavy), file=sys.stderr)\nsys.exit(rc)")
-    return subprocess.run([sys.executable, "-c", code, "--data-dir", str(data), "search",
+    return subprocess.run([sys.executable, "-c", COLD_SEARCH, "--data-dir", str(data), "search",
                            *query, "--json"], capture_output=True, text=True, timeout=300)
 
 
@@ -126,11 +148,22 @@ def test_cold_text_and_image_queries_load_no_torch(tmp_path, tiny_model):
     text = cold_search(tmp_path / "data", ["a dog on a beach"])
     assert text.returncode == 0, text.stderr
     assert len(json.loads(text.stdout)) == 6
-    assert json.loads(text.stderr.strip().splitlines()[-1]) == []
+    # one query, then the process ends: its session uses the weights as stored
+    assert json.loads(text.stderr.strip().splitlines()[-1]) == \
+        {"heavy": [], "prepacking_off": ["1"]}
     image = cold_search(tmp_path / "data", ["--image", str(folder / "p2.jpg")])
     assert image.returncode == 0, image.stderr
     assert json.loads(image.stdout)[0]["path"].endswith("p2.jpg")
-    assert json.loads(image.stderr.strip().splitlines()[-1]) == []
+    # a photo of the library is searched by its stored vector: no model session at all
+    assert json.loads(image.stderr.strip().splitlines()[-1]) == \
+        {"heavy": [], "prepacking_off": []}
+    Image.fromarray(rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)).save(
+        tmp_path / "elsewhere.jpg", quality=90)
+    image = cold_search(tmp_path / "data", ["--image", str(tmp_path / "elsewhere.jpg")])
+    assert image.returncode == 0, image.stderr
+    assert len(json.loads(image.stdout)) == 6
+    assert json.loads(image.stderr.strip().splitlines()[-1]) == \
+        {"heavy": [], "prepacking_off": ["1"]}
 
     # with a trained re-ranker (its head made non-trivial here): still no torch
     from photofind.adapt.cross_encoder import CrossEncoder, numpy_head
@@ -147,7 +180,20 @@ def test_cold_text_and_image_queries_load_no_torch(tmp_path, tiny_model):
     reranked = cold_search(tmp_path / "data", ["a dog on a beach"])
     assert reranked.returncode == 0, reranked.stderr
     assert all(hit["rerank_score"] is not None for hit in json.loads(reranked.stdout))
-    assert json.loads(reranked.stderr.strip().splitlines()[-1]) == []
+    assert json.loads(reranked.stderr.strip().splitlines()[-1])["heavy"] == []
+    # a library used on (the app, indexing) repacks its weights for fast batches, to the
+    # same vectors
+    lasting, brief = (PhotoLibrary(tmp_path / "data", model=tiny_model, workers=1)
+                      for _ in range(2))
+    brief.use_briefly()
+    assert lasting.embedder.runtime_options.prepack
+    assert not brief.embedder.runtime_options.prepack
+    batch = pixels(3, lasting.embedder.prep.size)
+    assert np.allclose(lasting.embedder.encode_images(batch), brief.embedder.encode_images(batch),
+                       atol=1e-5)
+    assert np.allclose(lasting.embedder.encode_texts(["a dog"]),
+                       brief.embedder.encode_texts(["a dog"]), atol=1e-5)
+    lasting.close(), brief.close()
 
 
 def test_failed_check_falls_back_to_torch_with_one_message(tmp_path, tiny_model, caplog,

@@ -58,6 +58,7 @@ def cmd_search(lib, args) -> int:
     if not args.query and not args.image and not filters.active():
         print("photofind search: give a text query, --image FILE or a filter", file=sys.stderr)
         return EXIT_USAGE
+    lib.use_briefly()  # one query, then the process ends
     results = lib.search(args.query, image=args.image, k=args.k, min_score=args.min_score,
                          filters=filters, hybrid=not args.no_text_match,
                          rerank=not args.no_rerank)

@@ -36,8 +36,10 @@ _ACCELERATORS = {"cuda": ["CUDAExecutionProvider"], "mps": ["CoreMLExecutionProv
                           "DmlExecutionProvider"]}
 
 
-def open_embedder(spec: ModelSpec, device: str | None, cache_root: Path):
-    """The fastest embedder that gives the model's own vectors (see the module doc)."""
+def open_embedder(spec: ModelSpec, device: str | None, cache_root: Path,
+                  options: RuntimeOptions | None = None):
+    """The fastest embedder that gives the model's own vectors (see the module doc);
+    ``options`` for ONNX Runtime's sessions."""
     if os.environ.get(RUNTIME_ENV, "").lower() == "torch" or not _providers(device):
         heap.pool_big_blocks()  # torch computes the embeddings: see photofind.library.heap
         return _torch_embedder(spec, device)
@@ -45,7 +47,7 @@ def open_embedder(spec: ModelSpec, device: str | None, cache_root: Path):
     cache.key = cache.known_key()
     manifest = cache.read() if cache.key else None
     if manifest is not None:
-        return OrtEmbedder(cache, manifest, device)
+        return OrtEmbedder(cache, manifest, device, options=options)
     with heap.pooled_big_blocks():  # torch loads, exports and checks the graphs
         torch_embedder = _torch_embedder(spec, device)
         loaded = torch_embedder.loaded
@@ -61,7 +63,7 @@ def open_embedder(spec: ModelSpec, device: str | None, cache_root: Path):
     if spec.config:
         sources.append(source_facts(spec.config))
     cache.remember(loaded.key, sources)
-    return OrtEmbedder(cache, manifest, device, loaded=loaded)
+    return OrtEmbedder(cache, manifest, device, loaded=loaded, options=options)
 
 
 def weights_to_download(spec: ModelSpec, cache_root: Path):
@@ -141,6 +143,11 @@ class RuntimeOptions:
     int8_text: bool = True  # int8: the text graph too (False: image graphs only)
     # image graphs as checked int8 twins (photofind.embed.quantize); None: where measured fast
     int8_images: bool | None = None
+    # repack the weights for fast batches when a session opens (ONNX Runtime's default); off
+    # for a process that runs a graph once or twice (``LibraryState.use_briefly``): the
+    # ViT-B-32-256 image session opened in 0.42 instead of 0.62 s with 190 MB less, and
+    # each batch of 8 then ran 7 % slower
+    prepack: bool = True
 
     def int8_suffix(self) -> str:
         """The quantised graph's file suffix: one file per quantisation recipe."""
@@ -178,6 +185,8 @@ class _Sessions:
             # no busy-waiting for the next run: spinning threads took the cores from the
             # reranker's torch head (2.4x slower after a query) and from the decoder process
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            if not self.options.prepack:
+                options.add_session_config_entry("session.disable_prepacking", "1")
             image = not name.startswith("text")
             if self.options.int8 and (self.options.int8_text or image):
                 path = self._int8(name)  # benchmarks' dynamic recipes
@@ -212,12 +221,13 @@ class OrtEmbedder(EmbedderKeys):
 
     def __init__(self, cache: ExportCache, manifest: dict, device: str | None = None,
                  loaded=None, adaptation=None, sessions: _Sessions | None = None,
-                 key: str | None = None):
+                 key: str | None = None, options: RuntimeOptions | None = None):
         self.cache, self.manifest, self.device_preference = cache, manifest, device
         self.prep = PrepSpec.from_open_clip(manifest["preprocess"])
         self.adaptation = adaptation
         self._loaded = loaded
-        self._sessions = sessions or _Sessions(cache, _providers(device))
+        self._sessions = sessions or _Sessions(cache, _providers(device),
+                                               options or RuntimeOptions())
         # on a CPU a batch of 8 runs as fast as 32 (ViT-B-32-256: 1.04x) with half the memory
         # (505 vs 1,056 MB peak while indexing); accelerators want larger batches
         self.batch_hint = CPU_BATCH if self._sessions.providers == ["CPUExecutionProvider"] \
@@ -228,6 +238,10 @@ class OrtEmbedder(EmbedderKeys):
         self.image_batches = self.images_encoded = self.texts_encoded = 0
 
     runtime = "onnxruntime"
+
+    @property
+    def runtime_options(self) -> RuntimeOptions:
+        return self._sessions.options
 
     # -- what the torch side still serves -------------------------------------------------
     @property
