@@ -129,3 +129,30 @@ def test_large_libraries_search_more_broadly():
     assert [pid for pid, _ in index.search(vectors[110], 5)][0] == 110
     assert index.ef == 32
     assert index.search(vectors[0], 40) and index.ef == 40  # never below k
+
+
+def test_decoders_are_threads_where_the_model_runs_on_the_cpu(tmp_path, tiny_model,
+                                                               monkeypatch):
+    """On a CPU the decoders share the model's process (no Python, numpy and Pillow of
+    their own, no pixels pickled across); ``PHOTOFIND_DECODERS=processes`` (the choice
+    with an accelerator) spawns them, to the same photos and vectors."""
+    import multiprocessing
+
+    from photofind.services.library import PhotoLibrary
+
+    from conftest import make_photos
+
+    make_photos(tmp_path / "photos", 12)
+    found = {}
+    for decoders in ("", "processes"):
+        monkeypatch.setenv("PHOTOFIND_DECODERS", decoders)
+        before = set(multiprocessing.active_children())
+        lib = PhotoLibrary(tmp_path / f"data-{decoders}", model=tiny_model, workers=2)
+        assert lib.index([tmp_path / "photos"]).added == 12 and lib.embedder.runs_on_cpu
+        spawned = set(multiprocessing.active_children()) - before
+        assert len(spawned) == (2 if decoders else 0), spawned
+        found[decoders] = dict(zip(*lib.catalog.embeddings(lib.model_key)))
+        lib.close()
+    assert found[""].keys() == found["processes"].keys()
+    for photo, vector in found[""].items():
+        assert np.array_equal(vector, found["processes"][photo])

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--pretrained", help="open_clip weights tag or a local weights file")
     model.add_argument("--model-config", help="open_clip model-config JSON of a custom model")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    model.add_argument("--workers", type=int, help="decoder processes (default: cores - 1)")
+    model.add_argument("--workers", type=int, help="decoders (default: cores - 1, at least 2)")
     parser.add_argument("--self-test", nargs="?", const="", metavar="FOLDER",
                         help="check this install offscreen with a tiny model (and FOLDER's "
                              "photos), print a JSON line, exit non-zero on failure")

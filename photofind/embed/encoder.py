@@ -42,6 +42,10 @@ class Embedder(EmbedderKeys):
         """The frozen model's key: zero-shot embeddings are stored under it."""
         return self.loaded.key
 
+    @property
+    def runs_on_cpu(self) -> bool:
+        return str(self.device).startswith("cpu")
+
     def adapted(self, adaptation) -> Embedder:
         """A sibling embedder that encodes with ``adaptation`` (None: zero-shot)."""
         twin = Embedder(self.loaded)

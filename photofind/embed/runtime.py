@@ -243,6 +243,10 @@ class OrtEmbedder(EmbedderKeys):
     def runtime_options(self) -> RuntimeOptions:
         return self._sessions.options
 
+    @property
+    def runs_on_cpu(self) -> bool:
+        return self._sessions.providers == ["CPUExecutionProvider"]
+
     # -- what the torch side still serves -------------------------------------------------
     @property
     def loaded(self):

@@ -80,6 +80,9 @@ def _run(tmp: Path, folder: str | None) -> dict:
 
     from photofind.gui.window import MainWindow
 
+    # decoder processes, as with an accelerator (on a CPU they are threads): a bundle that
+    # cannot spawn them fails here, not on the first GPU that indexes
+    os.environ.setdefault("PHOTOFIND_DECODERS", "processes")
     config, weights = write_tiny_checkpoint(tmp / "model")
     photos = Path(folder).resolve() if folder else write_photos(tmp / "photos")
     options = SimpleNamespace(data_dir=str(tmp / "data"), model=None, pretrained=str(weights),

@@ -10,8 +10,8 @@ Flickr8k photos peaked at 843 MB in one run and 1,501 MB in the next (summed ove
 process tree, ViT-B-32-256 float32, 2 cores; the main process 729 against ~1,440 MB).
 
 ``return_big_blocks`` keeps the threshold at 128 KiB (glibc's own starting value, fixed);
-the app calls it first thing, in its main process (the decoder processes hold ~50 MB each
-and are left as they are). Measured with ONNX Runtime's arena on (so that its buffers are
+the app calls it first thing, in its main process (decoder processes, used with an
+accelerator, hold ~50 MB each and are left as they are). Measured with ONNX Runtime's arena on (so that its buffers are
 reused, not mapped afresh each batch): 661 MB for those photos in every run, 653 MB
 instead of 846 for 200 12-MP photos, at the same speed (12.62 vs 12.68 and 9.81 vs 9.91
 img/s). torch is the exception: it frees and re-requests hundreds of MB each step, and

@@ -346,7 +346,7 @@ def _pixels(lib, embedder, ids: list[int]):
     """(photo id, model-ready array) for catalog photos, decoded in the worker pool."""
     rows = {row.raw_path: row.id for row in
             (lib.catalog.photo(i) for i in ids) if row is not None}
-    for prepared in lib.pool.prepare(list(rows), embedder.prep):
+    for prepared in lib.prepared(list(rows), embedder):
         if prepared.array is not None:
             yield rows[prepared.raw_path], prepared.array
 

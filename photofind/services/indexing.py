@@ -174,7 +174,7 @@ class Indexer(Service):
         by_path = {entry.raw_path: (root_id, row) for root_id, entry, row in jobs}
         batch: list[_Pending] = []
         done = 0
-        for prepared in self.pool.prepare([e.raw_path for _, e, _ in jobs], embedder.prep):
+        for prepared in self.prepared([e.raw_path for _, e, _ in jobs], embedder):
             if cancel is not None and cancel.cancelled:
                 report.cancelled = True
                 break

@@ -27,6 +27,7 @@ from photofind.services.writer import WriterLock
 log = logging.getLogger(__name__)
 
 ONNX_CACHE_ENV = "PHOTOFIND_ONNX_CACHE"
+DECODERS_ENV = "PHOTOFIND_DECODERS"  # "threads" or "processes"; unset: by where the model runs
 
 
 class LibraryState:
@@ -152,6 +153,14 @@ class LibraryState:
         0.93 s, a text 0.67 → 0.57 s, the same memory; each later batch would run 7 %
         slower. Before the model loads."""
         self.brief = True
+
+    def prepared(self, raw_paths: list[bytes], embedder):
+        """Photos decoded for ``embedder`` in the decoder pool: in threads where the model
+        runs on the CPU, in processes where an accelerator does (see ``DecodePool``)."""
+        forced = os.environ.get(DECODERS_ENV, "").strip().lower()
+        processes = forced == "processes" if forced in ("threads", "processes") else \
+            not embedder.runs_on_cpu
+        return self.pool.prepare(raw_paths, embedder.prep, processes=processes)
 
     @embedder.setter
     def embedder(self, embedder) -> None:
@@ -280,6 +289,7 @@ class Service:
     """Base of the services working on a ``LibraryState``: its parts under short names."""
 
     catalog, pool, batch_size = _part("catalog"), _part("pool"), _part("batch_size")
+    prepared = _part("prepared")
     data_dir = _part("data_dir")
     embedder, model_key = _part("embedder"), _part("model_key")
     vectors, tokens, reranker = _part("vectors"), _part("tokens"), _part("reranker")

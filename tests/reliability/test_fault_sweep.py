@@ -36,7 +36,9 @@ onnx_cache, small_disk = probes.onnx_cache, probes.small_disk  # fixtures
 def test_no_process_outlives_a_killed_command(tmp_path, tiny_model, onnx_cache, command, sig):
     photos = make_photos(tmp_path / "photos", 300)
     data = tmp_path / "data"
-    env = cli_env(onnx_cache)
+    # decoder processes, as with an accelerator (on a CPU they are threads): the ones to
+    # see gone with their parent
+    env = {**cli_env(onnx_cache), "PHOTOFIND_DECODERS": "processes"}
     cli(data, *model_args(tiny_model), "index", str(photos[0]), env=env)  # export once
     process = subprocess.Popen(
         [sys.executable, "-m", "photofind", "--data-dir", str(data), "--workers", "1",
