@@ -44,17 +44,18 @@ JSON (``warm_up_s``: photofind's index step there is its first-use export, when 
 was empty; rclip's first use would be a ~600 MB download instead).
 
 Memory: a thread samples the summed RSS of the process and all its descendants (from
-/proc) every 20 ms; the tables use the peak of that sum (``rss_mb``). photofind indexes
-with a spawned decoder process, so the sum counts the shared libraries' pages twice: in a
-check (60 photos) its peak summed RSS was 995 MB against 938 MB of summed PSS, which is
-too costly to sample (see ``TreeSampler``). The JSON also has ``ru_maxrss`` from ``wait4``
+/proc) every 20 ms; the tables use the peak of that sum (``rss_mb``). Where a tool spawns
+processes (photofind's decoders before 2026-12-07, and still with an accelerator), the sum
+counts the shared libraries' pages again: in a check (60 photos) photofind's peak summed RSS
+was 995 MB against 938 MB of summed PSS, which is too costly to sample (see
+``TreeSampler``). The JSON also has ``ru_maxrss`` from ``wait4``
 (``maxrss_mb``: the largest single process of the tree, never below the driver's RSS at
 the fork, see ``_no_vfork``). CPU s are user + system of the whole tree (wait4), steadier
 than wall time when other jobs share the cores.
 
 Threads: nothing needs pinning. Both set ONNX Runtime's intra-op threads to
 ``len(os.sched_getaffinity(0))`` (2 here); rclip decodes on ``os.cpu_count()`` threads,
-photofind on ``os.cpu_count() - 1`` decoder processes. Both inherit this process's affinity,
+photofind on ``max(2, os.cpu_count() - 1)`` threads (processes with an accelerator). Both inherit this process's affinity,
 so they get the same cores (``taskset -c 0,1 python3 ...`` would restrict both alike, their
 decoder counts still following ``os.cpu_count()``). ``HF_HUB_OFFLINE=1`` and no PYTHONPATH
 for both.
