@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from photofind.library import heap
 from photofind.library.files import file_facts
 from photofind.search.blas import one_thread
 from photofind.search.hybrid import DEFAULT_TOP_K, rerank  # noqa: F401 - re-exported
@@ -139,13 +140,16 @@ class Reranker:
     def bonus(self, text_tokens, text_mask, query: np.ndarray, candidate_ids, tokens_of,
               vectors_of) -> np.ndarray:
         """What reranking adds to each candidate's cosine. ``tokens_of(ids)`` (image tokens)
-        and ``vectors_of(ids)`` (image vectors) are read only for a signal that is on."""
+        and ``vectors_of(ids)`` (image vectors) are read only for a signal that is on. Its
+        few MB of working arrays stay in the heap for the next query (see ``heap``)."""
         total = np.zeros(len(candidate_ids), dtype=np.float32)
-        if self.weight > 0:
-            total += self.weight * self.scores(text_tokens, text_mask, tokens_of(candidate_ids))
-        if self.neighbours is not None and self.neighbour_weight > 0:
-            total += self.neighbour_weight * self.neighbours.scores(
-                query, candidate_ids, vectors_of(candidate_ids))
+        with heap.pooled_big_blocks(then_give_back=False):
+            if self.weight > 0:
+                total += self.weight * self.scores(text_tokens, text_mask,
+                                                   tokens_of(candidate_ids))
+            if self.neighbours is not None and self.neighbour_weight > 0:
+                total += self.neighbour_weight * self.neighbours.scores(
+                    query, candidate_ids, vectors_of(candidate_ids))
         return total
 
     def scores(self, text_tokens, text_mask, image_tokens: np.ndarray) -> np.ndarray:
