@@ -11,10 +11,10 @@ process tree, ViT-B-32-256 float32, 2 cores; the main process 729 against ~1,440
 
 ``return_big_blocks`` keeps the threshold at 128 KiB (glibc's own starting value, fixed);
 the app calls it first thing, in its main process (decoder processes, used with an
-accelerator, hold ~50 MB each and are left as they are). Measured with ONNX Runtime's arena on (so that its buffers are
-reused, not mapped afresh each batch): 661 MB for those photos in every run, 653 MB
-instead of 846 for 200 12-MP photos, at the same speed (12.62 vs 12.68 and 9.81 vs 9.91
-img/s). torch is the exception: it frees and re-requests hundreds of MB each step, and
+accelerator, hold ~50 MB each and are left as they are). Measured with ONNX Runtime's
+arena on (so that its buffers are reused, not mapped afresh each batch): 661 MB for those
+photos in every run, 653 MB instead of 846 for 200 12-MP photos, at the same speed (12.62
+vs 12.68 and 9.81 vs 9.91 img/s). torch is the exception: it frees and re-requests hundreds of MB each step, and
 mapping them afresh made a ViT-B-32 training step 16 % slower (7.57 → 8.81 s, 10× the page
 faults). ``pooled_big_blocks`` keeps them while it trains, as glibc would by itself.
 """

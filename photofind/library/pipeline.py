@@ -44,10 +44,9 @@ class DecodePool:
     def __init__(self, workers: int | None = None):
         self.workers = default_workers() if workers is None else workers
         self._executor: Executor | None = None
-        self._in_processes: bool | None = None
 
     def _pool(self, processes: bool) -> Executor:
-        if self._executor is not None and self._in_processes != processes:
+        if isinstance(self._executor, ProcessPoolExecutor) != processes:
             self.close()
         if self._executor is None and not processes:
             self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="decoder")
@@ -59,7 +58,6 @@ class DecodePool:
                                                      initargs=(os.getpid(),))
                 for _ in range(self.workers):  # the executor starts a process per submit
                     self._executor.submit(os.getpid)  # while it has fewer than it may
-        self._in_processes = processes
         return self._executor
 
     def prepare(self, raw_paths: Iterable[bytes], spec: PrepSpec, window: int = 64,
